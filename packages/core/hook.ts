@@ -1,0 +1,59 @@
+import type { Span } from "@opentelemetry/api";
+import type { Logger } from "./logger.ts";
+
+/**
+ * What one pass of a hook reports. `removed` and `reclaimedBytes` feed the common metrics; anything else is
+ * detail that shows up in `status().lastRun.report` and in `reclaim run` output.
+ */
+export interface RunReport {
+  /** Items removed (files, lines, images, rows...). In a dry run: items that would be removed. */
+  removed: number;
+  /** Bytes given back. In a dry run: bytes that would be given back. */
+  reclaimedBytes: number;
+  /** Removed items split by kind for `reclaim_removed_total{kind}`; without it all count as the hook's `kind`. */
+  removedByKind?: Record<string, number>;
+  [detail: string]: unknown;
+}
+
+/** What the runner hands to each pass. */
+export interface RunContext {
+  /** Fires when the runner stops: check it between units of work (see `throwIfAborted`). */
+  signal: AbortSignal;
+  /** pino child logger bound to `{ hook }`. */
+  log: Logger;
+  /** The pass's root span (`<verb> <object>`): add attributes, child spans go under it. */
+  span: Span;
+  /** Report what would be done, touch nothing. */
+  dryRun: boolean;
+  /** Current time in ms (injectable for tests). */
+  now(): number;
+}
+
+/**
+ * A hook: one function that does one pass over its resource. The runner owns everything else.
+ *
+ * @example
+ * ```ts
+ * const hook: Hook = {
+ *   name: "noop",
+ *   spanName: "sweep nothing",
+ *   async run(ctx) { ctx.log.debug("nothing to do"); return { removed: 0, reclaimedBytes: 0 }; },
+ * };
+ * ```
+ */
+export interface Hook<R extends RunReport = RunReport> {
+  /** Stable, low-cardinality name: `event-log`, `disk`, `docker-images`, ... Used as the `hook` label. */
+  readonly name: string;
+  /** Root span name, `<verb> <object>`. @default `run <name>` */
+  readonly spanName?: string;
+  /** Default `kind` label for removed items. @default "item" */
+  readonly kind?: string;
+  /** The resolved, frozen options, shown in `status().options`. */
+  readonly options?: Readonly<object>;
+  /** One pass. May throw: the runner contains it. */
+  run(ctx: RunContext): Promise<R>;
+  /** Extra, JSON-safe status of the resource (sizes, gauges), merged into `status().details`. */
+  status?(): Record<string, unknown>;
+  /** Releases clients or handles the hook opened itself. */
+  close?(): Promise<void> | void;
+}

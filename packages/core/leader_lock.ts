@@ -1,0 +1,97 @@
+import { randomBytes } from "node:crypto";
+
+/** Releases a held lock. Safe to call once; a lock that expired meanwhile is left alone. */
+export type ReleaseLock = () => Promise<void>;
+
+/**
+ * A leader lock: one replica at a time works on a shared resource. `acquire` resolves with a release function,
+ * or `null` when another holder has it. Implementations: {@link redisLock}, {@link postgresLock}.
+ */
+export interface LeaderLock {
+  acquire(key: string, ttlMs: number): Promise<ReleaseLock | null>;
+}
+
+/** The part of an ioredis client that {@link redisLock} uses. */
+export interface RedisLockClient {
+  set(key: string, value: string, px: "PX", ttl: number, nx: "NX"): Promise<"OK" | null>;
+  eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+}
+
+const RELEASE = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
+const RENEW = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) else return 0 end`;
+
+/**
+ * A Redis leader lock: `SET key token NX PX ttl`, renewed every ttl/3 while held, released only by its holder
+ * (token-checked in a Lua script, so an expired lock taken by another replica is never deleted).
+ *
+ * @example
+ * ```ts
+ * const runner = createRunner(hook, { lock: redisLock(new Redis(process.env.REDIS_URL)) });
+ * ```
+ */
+export function redisLock(client: RedisLockClient, options: { prefix?: string } = {}): LeaderLock {
+  const prefix = options.prefix ?? "";
+  return {
+    async acquire(key, ttlMs) {
+      const name = prefix + key;
+      const token = randomBytes(16).toString("hex");
+      if ((await client.set(name, token, "PX", ttlMs, "NX")) !== "OK") return null;
+      const renew = setInterval(() => {
+        client.eval(RENEW, 1, name, token, ttlMs).catch(() => undefined);
+      }, Math.max(1_000, Math.floor(ttlMs / 3)));
+      renew.unref();
+      let released = false;
+      return async () => {
+        if (released) return;
+        released = true;
+        clearInterval(renew);
+        await client.eval(RELEASE, 1, name, token);
+      };
+    },
+  };
+}
+
+/** The part of a `pg.Pool` that {@link postgresLock} uses. */
+export interface PostgresLockPool {
+  connect(): Promise<{ query(text: string, values?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }>; release(err?: Error | boolean): void }>;
+}
+
+/**
+ * A Postgres leader lock: a session advisory lock (`pg_try_advisory_lock(hashtext(key))`) held on a dedicated
+ * connection for the pass, released with `pg_advisory_unlock`. The TTL is not needed: Postgres frees the lock
+ * if the holder's connection dies.
+ *
+ * @example
+ * ```ts
+ * const runner = createRunner(hook, { lock: postgresLock(new pg.Pool({ connectionString })) });
+ * ```
+ */
+export function postgresLock(pool: PostgresLockPool): LeaderLock {
+  return {
+    async acquire(key) {
+      const client = await pool.connect();
+      try {
+        const { rows } = await client.query("SELECT pg_try_advisory_lock(hashtext($1)) AS locked", [key]);
+        if (rows[0]?.locked !== true) {
+          client.release();
+          return null;
+        }
+      } catch (err) {
+        client.release(err as Error);
+        throw err;
+      }
+      let released = false;
+      return async () => {
+        if (released) return;
+        released = true;
+        try {
+          await client.query("SELECT pg_advisory_unlock(hashtext($1))", [key]);
+          client.release();
+        } catch (err) {
+          client.release(err as Error);
+          throw err;
+        }
+      };
+    },
+  };
+}

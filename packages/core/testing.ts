@@ -1,0 +1,115 @@
+/**
+ * @module
+ * Test helpers shared by reclaim's packages (import from `@reclaim/core/testing`): temporary folders, a real
+ * tmpfs of a given size, in-memory spans, and service URLs. Not part of the runtime surface.
+ *
+ * @example
+ * ```ts
+ * import { tempDir, memorySpans } from "@reclaim/core/testing";
+ * await using dir = await tempDir();
+ * const spans = memorySpans();
+ * ```
+ */
+import { execFileSync } from "node:child_process";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
+import type { Tracer } from "@opentelemetry/api";
+
+/** A temporary folder removed on dispose. */
+export interface TempDir extends AsyncDisposable {
+  readonly path: string;
+}
+
+/**
+ * Creates a folder under the OS temp dir, removed (recursively) when disposed.
+ *
+ * @example
+ * ```ts
+ * await using dir = await tempDir("disk-");
+ * await writeFile(join(dir.path, "a"), "x");
+ * ```
+ */
+export async function tempDir(prefix = "reclaim-"): Promise<TempDir> {
+  const path = await mkdtemp(join(tmpdir(), prefix));
+  return { path, [Symbol.asyncDispose]: () => rm(path, { recursive: true, force: true }) };
+}
+
+/** A mounted tmpfs, unmounted and removed on dispose. */
+export interface Tmpfs extends AsyncDisposable {
+  readonly path: string;
+}
+
+/**
+ * Mounts a real tmpfs of `sizeBytes` (needs root). Returns the reason as a string when it cannot, so the test can
+ * say why it was skipped.
+ *
+ * @example
+ * ```ts
+ * const fs = await mountTmpfs(8 * 1024 * 1024);
+ * if (typeof fs === "string") return ctx.skip(fs);
+ * ```
+ */
+export async function mountTmpfs(sizeBytes: number): Promise<Tmpfs | string> {
+  if (process.getuid?.() !== 0) return "mounting a tmpfs needs root";
+  const path = await mkdtemp(join(tmpdir(), "reclaim-tmpfs-"));
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${sizeBytes}`, "tmpfs", path], { stdio: "pipe" });
+  } catch (err) {
+    await rm(path, { recursive: true, force: true });
+    return `mount -t tmpfs failed: ${(err as Error).message.split("\n")[0]}`;
+  }
+  return {
+    path,
+    async [Symbol.asyncDispose]() {
+      try {
+        execFileSync("umount", ["-l", path], { stdio: "pipe" });
+      } finally {
+        await rm(path, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/** Spans captured in memory. */
+export interface MemorySpans {
+  readonly tracer: Tracer;
+  /** Flushes and returns the finished spans. */
+  spans(): Promise<ReadableSpan[]>;
+}
+
+/**
+ * A tracer whose finished spans are kept in memory (InMemorySpanExporter + forceFlush).
+ *
+ * @example
+ * ```ts
+ * const { tracer, spans } = memorySpans();
+ * const runner = createRunner(hook, { tracer });
+ * await runner.runOnce();
+ * expect((await spans())[0]?.name).toBe("sweep disk");
+ * ```
+ */
+export function memorySpans(): MemorySpans {
+  const exporter = new InMemorySpanExporter();
+  const processor = new SimpleSpanProcessor(exporter);
+  const provider = new BasicTracerProvider({ spanProcessors: [processor] });
+  return {
+    tracer: provider.getTracer("reclaim-test"),
+    async spans() {
+      await processor.forceFlush();
+      return exporter.getFinishedSpans();
+    },
+  };
+}
+
+/** `REDIS_URL`, or the port `scripts/services.sh` starts Redis on. */
+export const redisUrl: string = process.env.REDIS_URL ?? "redis://127.0.0.1:6390";
+/** `DATABASE_URL`, or the port `scripts/services.sh` starts Postgres on. */
+export const databaseUrl: string = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5439/postgres";
+
+/** Creates a folder and its parents (small convenience for fixtures). */
+export async function ensureDir(path: string): Promise<string> {
+  await mkdir(path, { recursive: true });
+  return path;
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Makes sure Redis, Postgres and a Docker engine are reachable for the test suite, then prints the environment
+# to use them (eval "$(bash scripts/services.sh)").
+#
+#   - REDIS_URL / DATABASE_URL / DOCKER_HOST already set and reachable: used as they are.
+#   - Debian/Ubuntu as root: installs what is missing with apt and starts it under .services/ (loopback only).
+#   - Anywhere else: stops with a message naming what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STATE="$PWD/.services"
+REDIS_PORT="${RECLAIM_TEST_REDIS_PORT:-6390}"
+PG_PORT="${RECLAIM_TEST_PG_PORT:-5439}"
+log() { echo "services: $*" >&2; }
+die() { echo "services: $*" >&2; exit 1; }
+can_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; }
+APT_UPDATED=""
+apt_install() {
+  can_apt || return 1
+  if [ -z "$APT_UPDATED" ]; then apt-get update -qq >&2 || true; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+redis_ok() { node -e 'const s=require("net").connect(+process.argv[2],process.argv[1]);s.on("connect",()=>{s.write("PING\r\n")});s.on("data",d=>process.exit(d.toString().startsWith("+PONG")?0:1));s.on("error",()=>process.exit(1));setTimeout(()=>process.exit(1),2000)' "$1" "$2"; }
+
+ensure_redis() {
+  if [ -n "${REDIS_URL:-}" ]; then echo "export REDIS_URL='$REDIS_URL'"; return; fi
+  if ! redis_ok 127.0.0.1 "$REDIS_PORT"; then
+    command -v redis-server >/dev/null || apt_install redis-server || die "Redis is missing: set REDIS_URL or install redis-server"
+    mkdir -p "$STATE/redis"
+    redis-server --daemonize yes --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+      --dir "$STATE/redis" --logfile "$STATE/redis/redis.log" >&2
+    for _ in $(seq 50); do redis_ok 127.0.0.1 "$REDIS_PORT" && break; sleep 0.1; done
+    redis_ok 127.0.0.1 "$REDIS_PORT" || die "Redis did not start (see $STATE/redis/redis.log)"
+    log "redis started on 127.0.0.1:$REDIS_PORT"
+  fi
+  echo "export REDIS_URL='redis://127.0.0.1:$REDIS_PORT'"
+}
+
+pg_bin() {
+  local dir; dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  [ -n "$dir" ] && echo "$dir"
+}
+
+ensure_postgres() {
+  if [ -n "${DATABASE_URL:-}" ]; then echo "export DATABASE_URL='$DATABASE_URL'"; return; fi
+  local url="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+  if ! pg_isready -q -h 127.0.0.1 -p "$PG_PORT" 2>/dev/null; then
+    [ -n "$(pg_bin)" ] || apt_install postgresql || die "Postgres is missing: set DATABASE_URL or install postgresql"
+    [ "$(id -u)" = 0 ] || die "Postgres is not running on 127.0.0.1:$PG_PORT: set DATABASE_URL"
+    local bin; bin=$(pg_bin)
+    local data="$STATE/postgres"
+    mkdir -p "$data"; chown postgres:postgres "$data"; chmod 700 "$data"
+    if [ ! -f "$data/PG_VERSION" ]; then
+      su postgres -s /bin/sh -c "'$bin/initdb' -D '$data' -U postgres --auth=trust -E UTF8 >/dev/null" >&2
+    fi
+    su postgres -s /bin/sh -c "'$bin/pg_ctl' -D '$data' -l '$data/server.log' -w -o \"-p $PG_PORT -k '$data' -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off\" start >/dev/null" >&2 \
+      || die "Postgres did not start (see $data/server.log)"
+    log "postgres started on 127.0.0.1:$PG_PORT"
+  fi
+  echo "export DATABASE_URL='$url'"
+}
+
+ensure_docker() {
+  if [ -n "${DOCKER_HOST:-}" ]; then echo "export DOCKER_HOST='$DOCKER_HOST'"; return; fi
+  if ! docker info >/dev/null 2>&1; then
+    command -v dockerd >/dev/null || apt_install docker.io || die "No Docker engine: set DOCKER_HOST or install docker.io"
+    [ "$(id -u)" = 0 ] || die "The Docker engine is not running and only root can start it: set DOCKER_HOST"
+    mkdir -p "$STATE"
+    (setsid dockerd >"$STATE/dockerd.log" 2>&1 &)
+    for _ in $(seq 120); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+    docker info >/dev/null 2>&1 || die "dockerd did not start (see $STATE/dockerd.log)"
+    log "docker engine started"
+  fi
+  echo "export DOCKER_HOST='unix:///var/run/docker.sock'"
+}
+
+ensure_tools() {
+  # promtool (metrics lint, alert-rule tests) and busybox (tiny local test images) when apt can get them.
+  command -v promtool >/dev/null || apt_install prometheus || log "promtool not available: metric lint tests will be skipped"
+  [ -x /bin/busybox ] || apt_install busybox-static || log "busybox not available"
+  command -v sqlite3 >/dev/null || apt_install sqlite3 || true
+}
+
+what="${1:-all}"
+case "$what" in
+  all) ensure_tools; ensure_redis; ensure_postgres; ensure_docker ;;
+  redis) ensure_redis ;;
+  postgres) ensure_postgres ;;
+  docker) ensure_docker ;;
+  stop)
+    redis-cli -p "$REDIS_PORT" shutdown nosave 2>/dev/null || true
+    [ -d "$STATE/postgres" ] && su postgres -s /bin/sh -c "$(pg_bin)/pg_ctl -D '$STATE/postgres' stop -m fast" >&2 || true ;;
+  *) die "usage: services.sh [all|redis|postgres|docker|stop]" ;;
+esac
