@@ -41,7 +41,7 @@ export interface HookDefinition<S extends z.ZodType = z.ZodType> {
   /** Default cadence in ms; a config file may override `interval`, `initialDelay`, `jitter`. */
   readonly schedule: { interval: number; initialDelay: number };
   /** Options used when `reclaim start` runs without a config file; `undefined` leaves the hook off. */
-  embeddedDefault?(env: HookEnvironment): z.input<S> | undefined;
+  embeddedDefault?(env: Pick<HookEnvironment, "env" | "dataDir">): z.input<S> | undefined;
   /** Builds the hook from validated options. May throw an option error (exit code 2). */
   create(options: z.output<S>, env: HookEnvironment): Hook | Promise<Hook>;
   /** JSON-RPC 2.0 methods served on the exporter's `POST /rpc`, answered from the hook's runner. */

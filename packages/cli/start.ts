@@ -1,0 +1,84 @@
+import { once } from "node:events";
+import { createLogger, isReclaimEnabled, type HookDefinition } from "@reclaim/core";
+import { createExporter, startTelemetry } from "@reclaim/exporter";
+import { collectDefaultMetrics, Registry } from "prom-client";
+import { buildRunners } from "./build_runners.ts";
+import { loadConfig } from "./config.ts";
+import { dataDirOf, VERSION, type Io } from "./io.ts";
+import { startupAudit } from "./startup_audit.ts";
+
+/**
+ * `reclaim start`: every enabled hook plus the exporter, until SIGINT/SIGTERM (or `io.signal`). Resolves with the
+ * exit code after a clean stop: runners stopped (passes aborted and awaited), hooks closed, server closed.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await start({ config: "reclaim.config.json" }, definitions, processIo());
+ * ```
+ */
+export async function start(flags: { config?: string }, definitions: readonly HookDefinition[], io: Io): Promise<number> {
+  const dataDir = dataDirOf(io);
+  const loaded = await loadConfig(flags.config, { definitions, env: io.env, cwd: io.cwd, dataDir });
+  const { config } = loaded;
+  const logger = createLogger({ level: config.log.level, destination: io.logDestination ?? 1 });
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  if (loaded.path) process.chdir(loaded.baseDir);
+  const built = await buildRunners(config, { definitions, registry, logger, env: io.env, dataDir });
+  const telemetry = startTelemetry(io.env, { version: VERSION });
+
+  const exporter = createExporter({
+    registry,
+    runners: built.runners,
+    rpc: built.rpc,
+    logger,
+    info: { version: VERSION, config: loaded.path ?? "embedded default", dataDir, enabled: isReclaimEnabled(io.env) },
+    ...(config.exporter.token ? { token: config.exporter.token } : {}),
+  });
+  if (config.exporter.enabled) {
+    try {
+      await exporter.listen({ host: config.exporter.host, port: config.exporter.port });
+    } catch (err) {
+      await built.close();
+      await telemetry?.shutdown();
+      io.stderr(`reclaim: cannot serve the exporter on ${config.exporter.host}:${config.exporter.port}: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
+  const address = config.exporter.enabled ? exporter.server.address() : null;
+  logger.info(
+    {
+      config: loaded.path ?? "embedded default",
+      hooks: built.runners.map((runner) => runner.hook.name),
+      exporter: address && typeof address === "object" ? `http://${address.address}:${address.port}` : "off",
+      dryRun: config.dryRun,
+      enabled: isReclaimEnabled(io.env),
+    },
+    "reclaim started",
+  );
+  if (config.audit.enabled) await startupAudit(config, logger);
+  for (const runner of built.runners) runner.start();
+
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  const stopSignal = await waitForStop(io.signal);
+  logger.info({ signal: stopSignal }, "reclaim stopping");
+  clearInterval(keepAlive);
+  await Promise.all(built.runners.map((runner) => runner.stop()));
+  await built.close();
+  await exporter.close();
+  await telemetry?.shutdown();
+  logger.info("reclaim stopped");
+  return 0;
+}
+
+async function waitForStop(signal: AbortSignal | undefined): Promise<string> {
+  const controller = new AbortController();
+  const waits: Promise<string>[] = [
+    once(process, "SIGINT", { signal: controller.signal }).then(() => "SIGINT"),
+    once(process, "SIGTERM", { signal: controller.signal }).then(() => "SIGTERM"),
+  ];
+  if (signal) waits.push(signal.aborted ? Promise.resolve("abort") : once(signal, "abort").then(() => "abort"));
+  const which = await Promise.race(waits.map((wait) => wait.catch(() => "")));
+  controller.abort();
+  return which;
+}

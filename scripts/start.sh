@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# `npm start`: install and build if needed, then `reclaim start` (embedded default watching ./.data, exporter on
+# 127.0.0.1:9464 unless a reclaim.config.json or RECLAIM_* variables say otherwise). Extra arguments go to `start`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/bootstrap.sh
+mkdir -p "${RECLAIM_DATA_DIR:-.data}"
+exec node packages/cli/dist/main.js start "$@"
