@@ -1,0 +1,138 @@
+import { existsSync, statSync } from "node:fs";
+import type { RunContext } from "@reclaim/core";
+import Database from "better-sqlite3";
+import type { CompactorMetrics } from "./_metrics.ts";
+import { applyRetention, ARCHIVE_SCHEMA } from "./_retention.ts";
+import type { DatabaseStats, TableResult, VacuumOutcome } from "./report.ts";
+import { checkTables } from "./_schema_check.ts";
+import { quoteIdentifier } from "./_sql.ts";
+import { checkpoint, convertToIncremental, databaseStats, freeDiskBytes, incrementalVacuum, isEmptyDatabase } from "./_vacuum.ts";
+import type { SqliteCompactorOptions } from "./options.ts";
+
+/** The result of one pass, before it becomes a RunReport. */
+export interface PassSummary {
+  tables: TableResult[];
+  rowsDeleted: number;
+  rowsArchived: number;
+  reclaimedBytes: number;
+  vacuum: VacuumOutcome;
+  analyzed: string[];
+  stats: DatabaseStats;
+}
+
+/** Error code of a pass whose database file does not exist. */
+export const DATABASE_NOT_FOUND = "RECLAIM_ERR_SQLITE_NOT_FOUND";
+
+/** Opens the database with the compactor's connection settings (busy_timeout, no cascading deletes). */
+export function openDatabase(path: string, busyTimeoutMs: number): Database.Database {
+  if (!existsSync(path)) {
+    throw Object.assign(new Error(`SQLite database ${path} does not exist`), { code: DATABASE_NOT_FOUND });
+  }
+  const db = new Database(path, { fileMustExist: true });
+  db.pragma(`busy_timeout = ${Math.round(busyTimeoutMs)}`);
+  // Deletes never cascade: the compactor removes exactly the rows its rules select, nothing in other tables.
+  db.pragma("foreign_keys = OFF");
+  return db;
+}
+
+/** One pass: retention per table, statistics refresh, space given back, WAL truncated. */
+export async function runPass(options: SqliteCompactorOptions, metrics: CompactorMetrics, ctx: RunContext): Promise<PassSummary> {
+  const db = openDatabase(options.path, options.busyTimeout);
+  try {
+    const shapes = checkTables(db, options.tables);
+    const archive = options.archive !== undefined && !ctx.dryRun;
+    if (archive) {
+      new Database(options.archive!.path).close(); // creates the file: ATTACH inherits the no-create open flag
+      db.prepare(`ATTACH DATABASE ? AS ${ARCHIVE_SCHEMA}`).run(options.archive!.path);
+      db.pragma(`${ARCHIVE_SCHEMA}.synchronous = FULL`); // the copy is on disk before the delete commits
+    }
+    const bytesBefore = fileBytes(options.path);
+    const onTransaction = (ms: number) => metrics.transactionSeconds.observe(ms / 1000);
+    const tables: TableResult[] = [];
+    for (const shape of shapes) {
+      const result = await applyRetention(db, shape, { now: ctx.now(), signal: ctx.signal, batchTargetMs: options.batchTarget, archive, dryRun: ctx.dryRun, onTransaction });
+      tables.push(result);
+      if (!ctx.dryRun) {
+        if (result.deleted > 0) metrics.rowsRemoved.inc({ table: result.table }, result.deleted);
+        if (result.archived > 0) metrics.rowsArchived.inc({ table: result.table }, result.archived);
+      }
+      if (result.deleted > 0) ctx.log.info({ table: result.table, deleted: result.deleted, archived: result.archived, batches: result.batches, dryRun: ctx.dryRun }, ctx.dryRun ? "rows would be removed" : "rows removed");
+    }
+    const analyzed = ctx.dryRun ? [] : refreshStatistics(db, tables, options.vacuum.analyzeAfterRows, ctx);
+    const vacuum = ctx.dryRun ? "dry_run" : await giveSpaceBack(db, options, metrics, ctx, onTransaction);
+    if (archive) db.exec(`DETACH DATABASE ${ARCHIVE_SCHEMA}`);
+    const stats = databaseStats(db);
+    const rowsDeleted = tables.reduce((sum, t) => sum + t.deleted, 0);
+    const rowsArchived = tables.reduce((sum, t) => sum + t.archived, 0);
+    const reclaimedBytes = ctx.dryRun ? stats.freePages * stats.pageSize : Math.max(0, bytesBefore - fileBytes(options.path));
+    return { tables, rowsDeleted, rowsArchived, reclaimedBytes, vacuum, analyzed, stats };
+  } finally {
+    db.close();
+  }
+}
+
+function refreshStatistics(db: Database.Database, tables: TableResult[], threshold: number, ctx: RunContext): string[] {
+  const analyzed: string[] = [];
+  for (const table of tables) {
+    if (table.deleted < threshold) continue;
+    db.pragma("analysis_limit = 1000"); // bounded: ANALYZE samples instead of scanning a large table
+    db.exec(`ANALYZE main.${quoteIdentifier(table.table)}`);
+    analyzed.push(table.table);
+    ctx.log.info({ table: table.table, deleted: table.deleted }, "planner statistics refreshed (ANALYZE)");
+  }
+  db.pragma("optimize");
+  return analyzed;
+}
+
+async function giveSpaceBack(db: Database.Database, options: SqliteCompactorOptions, metrics: CompactorMetrics, ctx: RunContext, onTransaction: (ms: number) => void): Promise<VacuumOutcome> {
+  const stats = databaseStats(db);
+  let outcome: VacuumOutcome = "none";
+  if (stats.autoVacuum === "none") {
+    if (isEmptyDatabase(db)) {
+      convertToIncremental(db); // no tables yet: instant
+      ctx.log.info("new database set to auto_vacuum=INCREMENTAL");
+      outcome = "converted";
+    } else if (!options.vacuum.convert) {
+      outcome = "conversion_off";
+    } else {
+      const free = freeDiskBytes(options.path);
+      if (free >= 2 * stats.databaseBytes) {
+        const started = performance.now();
+        try {
+          convertToIncremental(db);
+        } catch (err) {
+          metrics.vacuumConversions.inc({ outcome: "failed" });
+          throw err;
+        }
+        metrics.vacuumConversions.inc({ outcome: "converted" });
+        ctx.log.info({ databaseBytesBefore: stats.databaseBytes, durationMs: Math.round(performance.now() - started) }, "database converted to auto_vacuum=INCREMENTAL with a one-time VACUUM");
+        outcome = "converted";
+      } else {
+        metrics.vacuumConversions.inc({ outcome: "skipped_low_disk" });
+        ctx.log.warn({ freeDiskBytes: free, databaseBytes: stats.databaseBytes }, "auto_vacuum is NONE and the free disk is under twice the database size: one-time VACUUM skipped, space not given back");
+        outcome = "skipped_low_disk";
+      }
+    }
+  } else if (stats.autoVacuum === "incremental" && stats.pageCount > 0 && stats.freePages / stats.pageCount > options.vacuum.freeRatio) {
+    const released = await incrementalVacuum(db, options.batchTarget, ctx.signal, onTransaction);
+    ctx.log.info({ pages: released, bytes: released * stats.pageSize }, "free pages given back (incremental_vacuum)");
+    outcome = "incremental";
+  }
+  if (stats.journalMode.toLowerCase() === "wal") {
+    const { busy } = checkpoint(db, options.batchTarget);
+    if (busy) ctx.log.debug("wal_checkpoint(TRUNCATE) could not finish: readers or writers were busy; the next pass retries");
+  }
+  return outcome;
+}
+
+function fileBytes(path: string): number {
+  let total = 0;
+  for (const file of [path, `${path}-wal`]) {
+    try {
+      total += statSync(file).size;
+    } catch {
+      // no WAL file: nothing to add
+    }
+  }
+  return total;
+}

@@ -1,0 +1,133 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { throwIfAborted } from "@reclaim/core";
+import type { Database } from "better-sqlite3";
+import { BatchSizer } from "./_batch_sizer.ts";
+import type { TableShape } from "./_schema_check.ts";
+import type { TableResult } from "./report.ts";
+import { quoteIdentifier, retentionPredicate, terminalParameters, timeMsExpression } from "./_sql.ts";
+
+/** Schema name under which the archive file is attached. */
+export const ARCHIVE_SCHEMA = "reclaim_archive";
+const ROWID_COLUMN = "_reclaim_rowid";
+const ARCHIVED_AT_COLUMN = "_reclaim_archived_at";
+
+/** Inputs of {@link applyRetention}. */
+export interface RetentionRun {
+  now: number;
+  signal: AbortSignal;
+  batchTargetMs: number;
+  archive: boolean;
+  dryRun: boolean;
+  /** Called with each write transaction's duration in ms. */
+  onTransaction?(ms: number): void;
+}
+
+/**
+ * Removes the rows a table's rule selects, in rowid-window batches sized to `batchTargetMs`. With an archive, each
+ * window is first copied (skipping rows already archived with identical values) in one committed statement, then
+ * deleted in a second one that only deletes rows whose identical copy is in the archive: a crash between the two
+ * leaves the rows in both places, never in neither, and the retry does not copy them twice.
+ */
+export async function applyRetention(db: Database, shape: TableShape, run: RetentionRun): Promise<TableResult> {
+  const { rule, rowid } = shape;
+  const table = quoteIdentifier(rule.table);
+  const params: Record<string, unknown> = { ...terminalParameters(rule) };
+  const hasAge = rule.maxAge !== null;
+  if (hasAge) params.ageCutoff = run.now - rule.maxAge!;
+  let hasCount = false;
+  if (rule.maxRows !== null) {
+    const cutoff = countCutoff(db, shape);
+    if (cutoff) {
+      hasCount = true;
+      params.countTime = cutoff.time;
+      params.countRowid = cutoff.rowid;
+    }
+  }
+  const result: TableResult = { table: rule.table, deleted: 0, archived: 0, batches: 0 };
+  if (!hasAge && !hasCount) return result;
+  const predicate = retentionPredicate(rule, rowid, hasAge, hasCount);
+  if (run.dryRun) {
+    const row = db.prepare(`SELECT count(*) AS n FROM main.${table} WHERE ${predicate}`).get(params) as { n: number };
+    result.deleted = row.n;
+    return result;
+  }
+
+  if (run.archive) prepareArchiveTable(db, shape);
+  const bounds = db.prepare(`SELECT min(${rowid}) AS lo, max(${rowid}) AS hi FROM main.${table}`).safeIntegers(true).get() as { lo: bigint | null; hi: bigint | null };
+  if (bounds.lo === null || bounds.hi === null) return result;
+  const windowEnd = db.prepare(`SELECT ${rowid} AS r FROM main.${table} WHERE ${rowid} > ? ORDER BY ${rowid} LIMIT 1 OFFSET ?`).safeIntegers(true).pluck();
+  const window = `${rowid} > $lo AND ${rowid} <= $hi`;
+  const same = sameRowCondition(shape, "a", table);
+  const copy = run.archive
+    ? db.prepare(
+        `INSERT INTO ${ARCHIVE_SCHEMA}.${table} (${shape.columns.map(quoteIdentifier).join(", ")}, ${ROWID_COLUMN}, ${ARCHIVED_AT_COLUMN}) ` +
+          `SELECT ${shape.columns.map(quoteIdentifier).join(", ")}, ${rowid}, $now FROM main.${table} ` +
+          `WHERE ${window} AND ${predicate} AND NOT EXISTS (SELECT 1 FROM ${ARCHIVE_SCHEMA}.${table} AS a WHERE ${same})`,
+      )
+    : undefined;
+  const remove = db.prepare(
+    `DELETE FROM main.${table} WHERE ${window} AND ${predicate}` +
+      (run.archive ? ` AND EXISTS (SELECT 1 FROM ${ARCHIVE_SCHEMA}.${table} AS a WHERE ${same})` : ""),
+  );
+
+  const sizer = new BatchSizer(run.batchTargetMs);
+  let cursor = bounds.lo - 1n;
+  while (cursor < bounds.hi) {
+    throwIfAborted(run.signal);
+    const end = (windowEnd.get(cursor, sizer.size - 1) as bigint | undefined) ?? bounds.hi;
+    const hi = end < bounds.hi ? end : bounds.hi;
+    const window = { ...params, lo: cursor, hi };
+    let slowest = 0;
+    if (copy) {
+      const started = performance.now();
+      result.archived += copy.run({ ...window, now: run.now }).changes;
+      slowest = performance.now() - started;
+      run.onTransaction?.(slowest);
+    }
+    const started = performance.now();
+    result.deleted += remove.run(window).changes;
+    const took = performance.now() - started;
+    run.onTransaction?.(took);
+    slowest = Math.max(slowest, took);
+    sizer.record(slowest);
+    result.batches++;
+    cursor = hi;
+    // Leave the write lock free for about as long as we held it, so writers in other processes get in.
+    await sleep(Math.max(1, Math.min(run.batchTargetMs, Math.ceil(slowest))));
+  }
+  return result;
+}
+
+/** The (time, rowid) of the `maxRows`-th newest terminal row, or undefined when there are no more than `maxRows`. */
+function countCutoff(db: Database, shape: TableShape): { time: number; rowid: bigint } | undefined {
+  const { rule, rowid } = shape;
+  const time = timeMsExpression(quoteIdentifier(rule.timeColumn), rule.timeFormat);
+  const terminal = rule.terminal.map((_, i) => `$t${i}`).join(", ");
+  const row = db
+    .prepare(
+      `SELECT t, r FROM (SELECT ${time} AS t, ${rowid} AS r FROM main.${quoteIdentifier(rule.table)} WHERE ${quoteIdentifier(rule.statusColumn)} IN (${terminal})) ` +
+        `WHERE t IS NOT NULL ORDER BY t DESC, r DESC LIMIT 1 OFFSET $offset`,
+    )
+    .safeIntegers(true)
+    .get({ ...terminalParameters(rule), offset: rule.maxRows! - 1 }) as { t: number | bigint; r: bigint } | undefined;
+  return row ? { time: Number(row.t), rowid: row.r } : undefined;
+}
+
+/** `a` (the archive row) holds the same rowid and the same values as the source row. */
+function sameRowCondition(shape: TableShape, alias: string, source: string): string {
+  const parts = [`${alias}.${ROWID_COLUMN} = ${source}.${shape.rowid}`];
+  for (const column of shape.columns) parts.push(`${alias}.${quoteIdentifier(column)} IS ${source}.${quoteIdentifier(column)}`);
+  return parts.join(" AND ");
+}
+
+/** Creates the archive table (untyped columns, so values are kept exactly) and adds columns the source gained since. */
+function prepareArchiveTable(db: Database, shape: TableShape): void {
+  const table = quoteIdentifier(shape.rule.table);
+  const columns = shape.columns.map(quoteIdentifier).join(", ");
+  db.exec(`CREATE TABLE IF NOT EXISTS ${ARCHIVE_SCHEMA}.${table} (${columns}, ${ROWID_COLUMN} INTEGER NOT NULL, ${ARCHIVED_AT_COLUMN} INTEGER NOT NULL)`);
+  db.exec(`CREATE INDEX IF NOT EXISTS ${ARCHIVE_SCHEMA}.${quoteIdentifier(`${shape.rule.table}_by_reclaim_rowid`)} ON ${table} (${ROWID_COLUMN})`);
+  const existing = new Set((db.prepare(`SELECT name FROM pragma_table_info(?, ?)`).all(shape.rule.table, ARCHIVE_SCHEMA) as { name: string }[]).map((c) => c.name.toLowerCase()));
+  for (const column of shape.columns) {
+    if (!existing.has(column.toLowerCase())) db.exec(`ALTER TABLE ${ARCHIVE_SCHEMA}.${table} ADD COLUMN ${quoteIdentifier(column)}`);
+  }
+}
