@@ -19,5 +19,7 @@
  * createRunner(hook, { interval: hook.options.interval, registry }).start();
  * ```
  */
+export * from "./definition.ts";
+export * from "./dockerfile_labels.ts";
 export * from "./prune_images.ts";
 export * from "./start_cleanup.ts";
