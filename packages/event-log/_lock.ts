@@ -1,0 +1,221 @@
+/**
+ * The coordination protocol between the trimmer and the appenders, in a folder beside the log
+ * (`.events.jsonl.reclaim-lock/`). Node has no `flock`, so it is built from plain files:
+ *
+ * - `rotate`: held by the one trimmer working on the log (created with `link`, which fails if it exists).
+ * - `pause`: created by the `rotate` holder just before it swaps the file; appenders do not write while it is live.
+ * - `w-<pid>-<id>@<host>`: an appender's "writing now" flag, present only around one `write(2)`.
+ *
+ * Mutual exclusion is Dekker's: an appender creates its flag, then looks for `pause`; the trimmer creates
+ * `pause`, then lists the flags and waits until none is live. Whichever comes second sees the first. A record
+ * belongs to a dead owner (stale) when its pid is gone or a zombie on this host, or, for another host (a shared
+ * volume), when it is older than {@link FOREIGN_STALE_MS}. Local file systems only (not NFS).
+ */
+import { randomBytes } from "node:crypto";
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync } from "node:fs";
+import { link, mkdir, readdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { basename, dirname, join } from "node:path";
+import { EventLogError } from "./errors.ts";
+
+/** A record from another host is considered stale after this long. */
+export const FOREIGN_STALE_MS = 60_000;
+
+const HOST = encodeURIComponent(hostname());
+const OWNER = `${process.pid}@${HOST}`;
+const FLAG = /^w-(\d+)-[0-9a-f]+@(.+)$/;
+
+/** The lock folder of a log: `dir/.name.reclaim-lock`. */
+export function lockDirFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.reclaim-lock`);
+}
+
+/** Whether the owner `pid@host` of a record written at `mtimeMs` is still alive. */
+export function ownerIsLive(owner: string, mtimeMs: number): boolean {
+  const at = owner.indexOf("@");
+  const pid = Number(owner.slice(0, at));
+  const host = owner.slice(at + 1);
+  if (at < 1 || !Number.isSafeInteger(pid)) return Date.now() - mtimeMs < FOREIGN_STALE_MS;
+  if (host !== HOST) return Date.now() - mtimeMs < FOREIGN_STALE_MS;
+  return pidIsLive(pid);
+}
+
+function pidIsLive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+  try {
+    // A killed process whose parent has not reaped it yet still answers kill(0): look at its state.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Takes the `rotate` lock (one trimmer per log). Returns its release function, or `null` when a live trimmer
+ * holds it. A stale lock is broken: renamed away, checked, removed.
+ */
+export async function acquireRotateLock(lockDir: string): Promise<(() => Promise<void>) | null> {
+  await mkdir(lockDir, { recursive: true });
+  const lockPath = join(lockDir, "rotate");
+  const mine = `${OWNER} ${randomBytes(4).toString("hex")}\n`;
+  const draft = join(lockDir, `rotate.draft-${randomBytes(4).toString("hex")}`);
+  await writeFile(draft, mine);
+  try {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        await link(draft, lockPath);
+        return async () => {
+          if ((await readRecord(lockPath))?.text === mine) await unlink(lockPath).catch(() => {});
+        };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      }
+      const held = await readRecord(lockPath);
+      if (!held) continue;
+      if (ownerIsLive(held.owner, held.mtimeMs)) return null;
+      const grave = join(lockDir, `rotate.stale-${randomBytes(4).toString("hex")}`);
+      try {
+        await rename(lockPath, grave);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
+        throw err;
+      }
+      const taken = await readRecord(grave);
+      if (taken && taken.text !== held.text) {
+        // Another trimmer broke the stale lock and took it between our read and our rename: give it back.
+        await link(grave, lockPath).catch(() => {});
+        await unlink(grave).catch(() => {});
+        return null;
+      }
+      await unlink(grave).catch(() => {});
+    }
+    return null;
+  } finally {
+    await unlink(draft).catch(() => {});
+  }
+}
+
+/**
+ * Run by the `rotate` holder: raises `pause` and waits until no live appender is inside a write. Flags of dead
+ * appenders are removed. Returns the function that lowers `pause` again. Throws `RECLAIM_ERR_EVENT_LOG_BUSY`
+ * (after lowering `pause`) when live flags remain for `timeoutMs`.
+ */
+export async function pauseAppenders(lockDir: string, timeoutMs: number): Promise<() => Promise<void>> {
+  const pausePath = join(lockDir, "pause");
+  const draft = join(lockDir, `pause.draft-${randomBytes(4).toString("hex")}`);
+  await writeFile(draft, `${OWNER}\n`);
+  await rename(draft, pausePath);
+  const resume = () => unlink(pausePath).catch(() => {});
+  const deadline = Date.now() + timeoutMs;
+  for (let wait = 0; ; wait = Math.min(wait + 1, 10)) {
+    if ((await liveFlags(lockDir)) === 0) return resume;
+    if (Date.now() > deadline) {
+      await resume();
+      throw new EventLogError("RECLAIM_ERR_EVENT_LOG_BUSY", `appenders of ${basename(lockDir)} did not step aside within ${timeoutMs} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+}
+
+async function liveFlags(lockDir: string): Promise<number> {
+  let live = 0;
+  for (const name of await readdir(lockDir)) {
+    const match = FLAG.exec(name);
+    if (!match) continue;
+    const path = join(lockDir, name);
+    let mtimeMs = Date.now();
+    if (decodeURIComponent(match[2]!) !== hostname()) {
+      try {
+        mtimeMs = (await stat(path)).mtimeMs;
+      } catch {
+        continue;
+      }
+    }
+    if (ownerIsLive(`${match[1]}@${match[2]}`, mtimeMs)) live++;
+    else await unlink(path).catch(() => {});
+  }
+  return live;
+}
+
+/**
+ * Removes what a killed trimmer left in the lock folder (`pause`, drafts, stale-lock graves) and the flags of
+ * dead appenders. Only the `rotate` holder calls it.
+ */
+export async function clearStaleLockState(lockDir: string): Promise<void> {
+  for (const name of await readdir(lockDir)) {
+    const path = join(lockDir, name);
+    if (name === "pause" || name.startsWith("pause.draft-")) {
+      // Only the rotate holder (the caller) raises pause: any pause found now was left by a killed trimmer.
+      await unlink(path).catch(() => {});
+    } else if (name.startsWith("rotate.draft-") || name.startsWith("rotate.stale-")) {
+      // Another trimmer may be using its draft right now: remove only old ones.
+      const info = await stat(path).catch(() => null);
+      if (info && Date.now() - info.mtimeMs > FOREIGN_STALE_MS) await unlink(path).catch(() => {});
+    }
+  }
+  await liveFlags(lockDir);
+}
+
+/**
+ * An appender's side of the protocol, synchronous so that a flag is never held across an `await`.
+ */
+export class WriterFlag {
+  readonly #lockDir: string;
+  readonly #flagPath: string;
+  readonly #pausePath: string;
+
+  constructor(lockDir: string) {
+    this.#lockDir = lockDir;
+    this.#flagPath = join(lockDir, `w-${process.pid}-${randomBytes(4).toString("hex")}@${HOST}`);
+    this.#pausePath = join(lockDir, "pause");
+  }
+
+  /** Raises the flag; returns false (flag lowered again) when a live trimmer has paused appenders. */
+  enter(): boolean {
+    try {
+      closeSync(openSync(this.#flagPath, "w"));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      mkdirSync(this.#lockDir, { recursive: true });
+      closeSync(openSync(this.#flagPath, "w"));
+    }
+    let owner: string;
+    let mtimeMs: number;
+    try {
+      owner = readFileSync(this.#pausePath, "utf8").trim();
+      mtimeMs = statSync(this.#pausePath).mtimeMs;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return true;
+      this.leave();
+      throw err;
+    }
+    if (!ownerIsLive(owner, mtimeMs)) return true;
+    this.leave();
+    return false;
+  }
+
+  /** Lowers the flag. */
+  leave(): void {
+    try {
+      unlinkSync(this.#flagPath);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+  }
+}
+
+async function readRecord(path: string): Promise<{ text: string; owner: string; mtimeMs: number } | null> {
+  try {
+    const [text, info] = await Promise.all([readFile(path, "utf8"), stat(path)]);
+    return { text, owner: text.trim().split(" ")[0] ?? "", mtimeMs: info.mtimeMs };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw err;
+  }
+}
