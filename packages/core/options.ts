@@ -11,7 +11,8 @@ export type QuantitySchema = z.ZodPipe<z.ZodUnion<readonly [z.ZodNumber, z.ZodSt
  *
  * @example
  * ```ts
- * const schema = z.object({ maxAge: duration().default("7d") });
+ * // zod's .default() skips the transform: give defaults with .prefault("7d") or in milliseconds.
+ * const schema = z.object({ maxAge: duration().prefault("7d") });
  * schema.parse({}).maxAge; // 604800000
  * ```
  */
@@ -31,7 +32,7 @@ export function duration(): QuantitySchema {
  *
  * @example
  * ```ts
- * const schema = z.object({ maxBytes: size().default("50MiB") });
+ * const schema = z.object({ maxBytes: size().prefault("50MiB") });
  * ```
  */
 export function size(): QuantitySchema {

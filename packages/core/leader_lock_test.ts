@@ -1,0 +1,79 @@
+import { Redis } from "ioredis";
+import pg from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import { postgresLock, redisLock } from "./leader_lock.ts";
+import { createRunner } from "./runner.ts";
+import { databaseUrl, redisUrl } from "./testing.ts";
+import { deferred } from "./_test_support.ts";
+
+const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+afterAll(async () => {
+  redis.disconnect();
+  await pool.end();
+});
+
+describe("redisLock()", () => {
+  const key = `reclaim-test:lock:${process.pid}:${Date.now()}`;
+
+  it("lets one holder in at a time and releases only its own token", async () => {
+    const lock = redisLock(redis);
+    const release = await lock.acquire(key, 10_000);
+    expect(release).not.toBeNull();
+    expect(await lock.acquire(key, 10_000)).toBeNull();
+    await release!();
+    const again = await lock.acquire(key, 10_000);
+    expect(again).not.toBeNull();
+    await again!();
+  });
+
+  it("does not delete a lock that expired and was taken by another holder", async () => {
+    const lock = redisLock(redis);
+    const first = await lock.acquire(`${key}:expiry`, 1_000);
+    await redis.pexpire(`${key}:expiry`, 1); // simulate expiry
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const second = await lock.acquire(`${key}:expiry`, 10_000);
+    expect(second).not.toBeNull();
+    await first!(); // must not release the second holder's lock
+    expect(await redis.get(`${key}:expiry`)).not.toBeNull();
+    await second!();
+    expect(await redis.get(`${key}:expiry`)).toBeNull();
+  });
+
+  it("makes two replicas' runners take turns: the second pass is skipped while the first holds the lock", async () => {
+    const gate = deferred();
+    let passes = 0;
+    const hook = {
+      name: `locked-${process.pid}`,
+      run: async () => {
+        passes++;
+        await gate.promise;
+        return { removed: 0, reclaimedBytes: 0 };
+      },
+    };
+    const a = createRunner(hook, { lock: redisLock(redis), enabled: true });
+    const b = createRunner(hook, { lock: redisLock(redis), enabled: true });
+    const first = a.runOnce();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const second = await b.runOnce();
+    expect(second).toMatchObject({ outcome: "skipped", reason: "leader lock held elsewhere" });
+    gate.resolve();
+    expect((await first).outcome).toBe("success");
+    expect(passes).toBe(1);
+    expect((await b.runOnce()).outcome).toBe("success");
+  });
+});
+
+describe("postgresLock()", () => {
+  it("holds a session advisory lock for the pass and frees it on release", async () => {
+    const lock = postgresLock(pool);
+    const key = `reclaim-test:${process.pid}`;
+    const release = await lock.acquire(key, 10_000);
+    expect(release).not.toBeNull();
+    expect(await lock.acquire(key, 10_000)).toBeNull();
+    await release!();
+    const again = await lock.acquire(key, 10_000);
+    expect(again).not.toBeNull();
+    await again!();
+  });
+});
