@@ -1,0 +1,188 @@
+import { opendirSync, realpathSync, type Dir } from "node:fs";
+import * as fs from "node:fs";
+import { setImmediate as yieldToLoop } from "node:timers/promises";
+import { Worker } from "node:worker_threads";
+import { throwIfAborted } from "@reclaim/core";
+import { CHUNK_WORKER_SOURCE, makeChunkProcessor, type ChunkConfig, type ChunkResult, type ChunkTask, type SkipCounts } from "./_scan_chunk.ts";
+
+/** Names per chunk handed to a thread: big enough to amortise a message, small enough to balance. */
+const CHUNK_SIZE = 512;
+/** Chunks in flight per worker, so a worker never waits for the walker. */
+const IN_FLIGHT_PER_WORKER = 3;
+
+/** Totals of one walk. */
+export interface ScanTotals {
+  files: number;
+  bytes: number;
+  skipped: SkipCounts & { movedDirectory: number };
+  errors: number;
+  errorSamples: string[];
+  directories: number;
+}
+
+/** How to walk. */
+export interface ScanOptions {
+  /** Worker threads; 0 walks on the calling thread. */
+  threads: number;
+  signal?: AbortSignal | undefined;
+  /** Called with each chunk's result (on the calling thread). */
+  onResult?: ((result: ChunkResult) => void) | undefined;
+}
+
+/**
+ * Walks the trees under `startDirs` (real, absolute paths on the root's filesystem) and applies `config.mode` to
+ * every regular file. The calling thread lists directories and hands names to worker threads in chunks; the
+ * workers lstat, check and delete/collect/count. Directories are listed only when their real path is the path
+ * the walk reached them by (a directory swapped for a symlink mid-walk is skipped).
+ */
+export async function scanTrees(startDirs: readonly string[], config: ChunkConfig, options: ScanOptions): Promise<ScanTotals> {
+  const totals: ScanTotals = {
+    files: 0,
+    bytes: 0,
+    skipped: { symlink: 0, otherFilesystem: 0, protected: 0, recent: 0, temp: 0, vanished: 0, tooYoung: 0, special: 0, movedDirectory: 0 },
+    errors: 0,
+    errorSamples: [],
+    directories: 0,
+  };
+  const stack = [...startDirs];
+  const absorb = (result: ChunkResult): void => {
+    totals.files += result.files;
+    totals.bytes += result.bytes;
+    for (const key of Object.keys(result.skipped) as Array<keyof SkipCounts>) totals.skipped[key] += result.skipped[key];
+    totals.errors += result.errors;
+    for (const sample of result.errorSamples) if (totals.errorSamples.length < 5) totals.errorSamples.push(sample);
+    for (const dir of result.dirs) stack.push(dir);
+    options.onResult?.(result);
+  };
+  const pool = options.threads > 0 ? new ScanPool(options.threads, config, absorb) : null;
+  const local = pool ? null : makeChunkProcessor(config, fs);
+  let sinceYield = 0;
+  const submit = async (task: ChunkTask): Promise<void> => {
+    if (pool) return pool.submit(task);
+    absorb((local as (task: ChunkTask) => ChunkResult)(task));
+    if (++sinceYield === 32) {
+      sinceYield = 0;
+      await yieldToLoop();
+    }
+  };
+  const fail = (message: string): void => {
+    totals.errors++;
+    if (totals.errorSamples.length < 5) totals.errorSamples.push(message);
+  };
+  try {
+    for (;;) {
+      if (options.signal) throwIfAborted(options.signal);
+      const dir = stack.pop();
+      if (dir === undefined) {
+        if (!pool || pool.pending === 0) break;
+        await pool.next();
+        continue;
+      }
+      let handle: Dir;
+      try {
+        if (realpathSync.native(dir) !== dir) {
+          totals.skipped.movedDirectory++;
+          continue;
+        }
+        handle = opendirSync(dir, { bufferSize: 1024 });
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "ENOENT" || code === "ENOTDIR") totals.skipped.vanished++;
+        else fail(`opendir ${dir}: ${(err as Error).message}`);
+        continue;
+      }
+      totals.directories++;
+      try {
+        let names: string[] = [];
+        for (let entry = handle.readSync(); entry !== null; entry = handle.readSync()) {
+          names.push(entry.name);
+          if (names.length === CHUNK_SIZE) {
+            await submit({ dir, names });
+            names = [];
+          }
+        }
+        if (names.length > 0) await submit({ dir, names });
+      } catch (err) {
+        fail(`readdir ${dir}: ${(err as Error).message}`);
+      } finally {
+        handle.closeSync();
+      }
+    }
+  } finally {
+    await pool?.close();
+  }
+  return totals;
+}
+
+interface PoolWorker {
+  worker: Worker;
+  inFlight: number;
+}
+
+class ScanPool {
+  readonly #workers: PoolWorker[] = [];
+  #waiters: Array<() => void> = [];
+  #error: Error | null = null;
+  #closing = false;
+  pending = 0;
+
+  constructor(threads: number, config: ChunkConfig, onResult: (result: ChunkResult) => void) {
+    for (let i = 0; i < threads; i++) {
+      const slot: PoolWorker = { worker: new Worker(CHUNK_WORKER_SOURCE, { eval: true, workerData: config }), inFlight: 0 };
+      slot.worker.on("message", (result: ChunkResult) => {
+        slot.inFlight--;
+        this.pending--;
+        try {
+          onResult(result);
+        } catch (err) {
+          this.#error ??= err as Error;
+        }
+        this.#wake();
+      });
+      slot.worker.on("error", (err) => {
+        this.#error ??= err;
+        this.#wake();
+      });
+      slot.worker.on("exit", (code) => {
+        if (!this.#closing) this.#error ??= new Error(`disk scan worker exited with code ${code}`);
+        this.#wake();
+      });
+      this.#workers.push(slot);
+    }
+  }
+
+  /** Hands a chunk to the least busy worker, waiting while every worker is full. */
+  async submit(task: ChunkTask): Promise<void> {
+    for (;;) {
+      if (this.#error) throw this.#error;
+      let best: PoolWorker | undefined;
+      for (const slot of this.#workers) if (slot.inFlight < IN_FLIGHT_PER_WORKER && (!best || slot.inFlight < best.inFlight)) best = slot;
+      if (best) {
+        best.inFlight++;
+        this.pending++;
+        best.worker.postMessage(task);
+        return;
+      }
+      await this.next();
+    }
+  }
+
+  /** Resolves after the next result (or failure). */
+  async next(): Promise<void> {
+    if (this.#error) throw this.#error;
+    await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    if (this.#error) throw this.#error;
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    while (this.pending > 0 && !this.#error) await this.next().catch(() => undefined);
+    await Promise.all(this.#workers.map((slot) => slot.worker.terminate()));
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+}

@@ -1,0 +1,247 @@
+import { availableParallelism } from "node:os";
+import { resolve } from "node:path";
+import { parseOptions, TEMP_MARKER, type Hook, type RunContext, type RunReport } from "@reclaim/core";
+import { Registry } from "prom-client";
+import type { z } from "zod";
+import { diskOptionsSchema, type DiskOptions } from "./disk_options.ts";
+import { forecastSecondsUntilFull, readDiskUsage, type UsageSample } from "./disk_usage.ts";
+import { pruneReferences, readReferences, type StoreProblem } from "./references.ts";
+import { diskMetrics } from "./_disk_metrics.ts";
+import { compileProtect, resolveMediaPlan } from "./_media_plan.ts";
+import { relievePressure, type PressureOutcome } from "./_pressure.ts";
+import { scanTrees, type ScanTotals } from "./_scan.ts";
+import type { ChunkConfig } from "./_scan_chunk.ts";
+
+/** Options of {@link createDiskHook}: the config-file options plus runtime objects. */
+export type DiskHookOptions = z.input<typeof diskOptionsSchema> & {
+  /** Registry for the disk metrics. @default a private registry */
+  registry?: Registry;
+  /** Most files a pressure-sweep round keeps in memory before deleting (bounds memory). @default 100000 */
+  pressureBatchSize?: number;
+};
+
+/** What the age sweep did in one pass. */
+export interface AgeSweepReport {
+  ran: boolean;
+  /** Why it did not run. */
+  reason?: string;
+  removed: number;
+  bytes: number;
+  skipped: ScanTotals["skipped"];
+  errors: number;
+}
+
+/** What one pass of the disk hook reports (`reclaim run disk`, `status().lastRun.report`). */
+export interface DiskRunReport extends RunReport {
+  removedByKind: { age: number; pressure: number };
+  /** Real path of the root; `rootMissing` when it does not exist (nothing to do). */
+  root: string;
+  rootMissing?: true;
+  usedRatioBefore: number;
+  usedRatioAfter: number;
+  freeBytes: number;
+  age: AgeSweepReport;
+  pressure: ({ triggered: true } & PressureOutcome) | { triggered: false; reason: string };
+  references: { cleared: number; stores: Record<string, number>; problems: StoreProblem[] };
+  refusedMediaDirs: Array<{ dir: string; reason: string }>;
+  forecastSeconds: number;
+}
+
+/**
+ * Creates the `disk` hook (span `sweep disk`): per pass, an age sweep of the media folders (when a remote holds
+ * copies, or always if configured), then a pressure sweep when `statfs` says the root's filesystem is above
+ * `pressure.high`, deleting the oldest eligible files down to `pressure.low`; when there is no remote copy,
+ * JSON store fields that pointed at deleted files are cleared. Never follows symlinks, never leaves the root or
+ * its filesystem, never deletes protected, recently modified or reclaim temp files. Throws an option error
+ * naming the field for bad options.
+ *
+ * @example
+ * ```ts
+ * const hook = createDiskHook({ root: "/app/.data", remote: { enabled: true }, registry });
+ * createRunner(hook, { interval: 3_600_000, registry, logger }).start();
+ * ```
+ */
+export function createDiskHook(options: DiskHookOptions): Hook<DiskRunReport> {
+  const { registry = new Registry(), pressureBatchSize = 100_000, ...rest } = options;
+  const opts: Readonly<DiskOptions> = parseOptions("disk", diskOptionsSchema, rest);
+  const root = resolve(opts.root);
+  const threads = opts.threads ?? Math.min(4, availableParallelism());
+  const metrics = diskMetrics(registry, opts.mount, root);
+  const protect = compileProtect(opts.protect);
+  const samples: UsageSample[] = [];
+  let lastForecast = -1;
+  const ageEnabled = opts.remote.enabled || !opts.remote.requireForAgeSweep;
+  const pruneEnabled = !opts.remote.enabled && opts.references.stores.length > 0;
+
+  const scanConfig = (mode: ChunkConfig["mode"], cutoff: number, now: number, dryRun: boolean, rootLength: number, rootDev: number, referenced: string[] | null): ChunkConfig => ({
+    mode,
+    rootLength,
+    rootDev,
+    cutoff,
+    recentAfter: now - opts.recentlyModified,
+    timestamp: (["mtime", "ctime", "atime", "birthtime"] as const).indexOf(opts.timestamp) as ChunkConfig["timestamp"],
+    dryRun,
+    protectName: protect.protectName,
+    protectPath: protect.protectPath,
+    tempMarker: TEMP_MARKER,
+    referenced,
+    top: 0,
+  });
+
+  async function run(ctx: RunContext): Promise<DiskRunReport> {
+    const now = ctx.now();
+    const report: DiskRunReport = {
+      removed: 0,
+      reclaimedBytes: 0,
+      removedByKind: { age: 0, pressure: 0 },
+      root,
+      usedRatioBefore: 0,
+      usedRatioAfter: 0,
+      freeBytes: 0,
+      age: { ran: false, removed: 0, bytes: 0, skipped: emptySkips(), errors: 0 },
+      pressure: { triggered: false, reason: "" },
+      references: { cleared: 0, stores: {}, problems: [] },
+      refusedMediaDirs: [],
+      forecastSeconds: lastForecast,
+    };
+    const plan = await resolveMediaPlan(root, opts.mediaDirs);
+    if (!plan) {
+      ctx.log.warn({ root }, "disk root does not exist; nothing to sweep");
+      report.rootMissing = true;
+      report.pressure = { triggered: false, reason: "root does not exist" };
+      report.age.reason = "root does not exist";
+      return report;
+    }
+    report.root = plan.root;
+    report.refusedMediaDirs = plan.refused;
+    for (const refused of plan.refused) ctx.log.warn({ dir: refused.dir, reason: refused.reason }, "media folder left alone");
+
+    const before = readDiskUsage(plan.root);
+    report.usedRatioBefore = before.usedRatio;
+    samples.push({ at: now, usedBytes: before.usedBytes });
+    if (samples.length > opts.forecastSamples) samples.splice(0, samples.length - opts.forecastSamples);
+
+    let referenced: Set<string> | null = null;
+    if (pruneEnabled) {
+      const refs = await readReferences(plan.root, opts.references);
+      referenced = refs.paths;
+      report.references.problems.push(...refs.problems);
+    }
+    const deletedReferenced = new Set<string>();
+
+    if (!ageEnabled) {
+      report.age.reason = "remote.enabled is false (set remote.requireForAgeSweep to false to sweep by age anyway)";
+    } else {
+      const totals = await scanTrees(plan.mediaDirs, scanConfig("age", now - opts.maxAge, now, ctx.dryRun, plan.root.length, plan.rootDev, referenced ? [...referenced] : null), {
+        threads,
+        signal: ctx.signal,
+        onResult: (result) => {
+          for (const rel of result.deletedReferenced) deletedReferenced.add(rel);
+        },
+      });
+      report.age = { ran: true, removed: totals.files, bytes: totals.bytes, skipped: totals.skipped, errors: totals.errors };
+      if (totals.files > 0 || totals.errors > 0) {
+        ctx.log.info({ removed: totals.files, bytes: totals.bytes, errors: totals.errors, errorSamples: totals.errorSamples, dryRun: ctx.dryRun }, ctx.dryRun ? "age sweep would delete media files" : "age sweep deleted media files");
+      }
+    }
+
+    const current = readDiskUsage(plan.root);
+    if (!opts.pressure.enabled) {
+      report.pressure = { triggered: false, reason: "pressure.enabled is false" };
+    } else if (current.usedRatio <= opts.pressure.high) {
+      report.pressure = { triggered: false, reason: `used ratio ${current.usedRatio.toFixed(3)} is at or below pressure.high ${opts.pressure.high}` };
+    } else {
+      const outcome = await relievePressure({
+        root: plan.root,
+        rootDev: plan.rootDev,
+        mediaDirs: plan.mediaDirs,
+        config: scanConfig("collect", now - opts.pressure.minAge, now, ctx.dryRun, plan.root.length, plan.rootDev, null),
+        threads,
+        signal: ctx.signal,
+        dryRun: ctx.dryRun,
+        low: opts.pressure.low,
+        batchLimit: pressureBatchSize,
+        referenced,
+        usage: current,
+      });
+      for (const rel of outcome.deletedReferenced) deletedReferenced.add(rel);
+      report.pressure = { triggered: true, ...outcome, deletedReferenced: [] };
+      if (!ctx.dryRun) metrics.pressureSweeps.inc({ outcome: outcome.reachedLow ? "relieved" : "insufficient" });
+      const fields = {
+        removed: outcome.removed,
+        bytes: outcome.bytes,
+        usedRatioBefore: outcome.usedRatioBefore,
+        usedRatioAfter: outcome.usedRatioAfter,
+        high: opts.pressure.high,
+        low: opts.pressure.low,
+        reachedLow: outcome.reachedLow,
+        reason: outcome.reason,
+        dryRun: ctx.dryRun,
+      };
+      if (outcome.reachedLow) ctx.log.info(fields, "pressure sweep brought usage to the low watermark");
+      else ctx.log.warn(fields, "pressure sweep could not bring usage to the low watermark");
+    }
+
+    if (referenced && deletedReferenced.size > 0) {
+      const pruned = await pruneReferences(plan.root, deletedReferenced, { ...opts.references, dryRun: ctx.dryRun });
+      report.references.cleared = pruned.cleared;
+      report.references.stores = pruned.stores;
+      report.references.problems.push(...pruned.problems);
+      if (pruned.cleared > 0) {
+        if (!ctx.dryRun) metrics.referencesCleared.inc(pruned.cleared);
+        ctx.log.info({ cleared: pruned.cleared, stores: pruned.stores, dryRun: ctx.dryRun }, "cleared references to deleted files");
+      }
+    }
+    for (const problem of report.references.problems) ctx.log.warn(problem, "JSON store left untouched");
+
+    const pressureRemoved = report.pressure.triggered ? report.pressure.removed : 0;
+    const pressureBytes = report.pressure.triggered ? report.pressure.bytes : 0;
+    report.removedByKind = { age: report.age.removed, pressure: pressureRemoved };
+    report.removed = report.age.removed + pressureRemoved;
+    report.reclaimedBytes = report.age.bytes + pressureBytes;
+    if (!ctx.dryRun) {
+      if (report.age.bytes > 0) metrics.removedBytes.inc({ kind: "age" }, report.age.bytes);
+      if (pressureBytes > 0) metrics.removedBytes.inc({ kind: "pressure" }, pressureBytes);
+    }
+    const after = readDiskUsage(plan.root);
+    report.usedRatioAfter = after.usedRatio;
+    report.freeBytes = after.freeBytes;
+    lastForecast = forecastSecondsUntilFull(samples, after.freeBytes);
+    report.forecastSeconds = lastForecast;
+    metrics.forecast.set({ mount: opts.mount }, lastForecast);
+    metrics.usedRatio.set({ mount: opts.mount }, after.usedRatio);
+    metrics.freeBytes.set({ mount: opts.mount }, after.freeBytes);
+    ctx.span.setAttributes({
+      "reclaim.disk.mount": opts.mount,
+      "reclaim.disk.used_ratio": report.usedRatioBefore,
+      "reclaim.disk.used_ratio_after": report.usedRatioAfter,
+      "reclaim.disk.age.removed": report.age.removed,
+      "reclaim.disk.pressure.triggered": report.pressure.triggered,
+      "reclaim.disk.pressure.removed": pressureRemoved,
+      "reclaim.disk.references.cleared": report.references.cleared,
+      "reclaim.disk.full_forecast_seconds": lastForecast,
+    });
+    if (report.pressure.triggered) ctx.span.setAttribute("reclaim.disk.pressure.reached_low", report.pressure.reachedLow);
+    return report;
+  }
+
+  return {
+    name: "disk",
+    spanName: "sweep disk",
+    kind: "file",
+    options: opts,
+    run,
+    status() {
+      try {
+        const usage = readDiskUsage(root);
+        return { mount: opts.mount, root, usedRatio: usage.usedRatio, freeBytes: usage.freeBytes, totalBytes: usage.totalBytes, fullForecastSeconds: lastForecast };
+      } catch (err) {
+        return { mount: opts.mount, root, error: (err as Error).message };
+      }
+    },
+  };
+}
+
+function emptySkips(): ScanTotals["skipped"] {
+  return { symlink: 0, otherFilesystem: 0, protected: 0, recent: 0, temp: 0, vanished: 0, tooYoung: 0, special: 0, movedDirectory: 0 };
+}
