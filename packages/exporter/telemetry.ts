@@ -21,14 +21,16 @@ export interface Telemetry {
  * ```
  */
 export function startTelemetry(env: Readonly<Record<string, string | undefined>>, options: { serviceName?: string; version?: string } = {}): Telemetry | null {
-  if (!env.OTEL_EXPORTER_OTLP_ENDPOINT && !env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return null;
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.replace(/\/+$/, "");
+  const url = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || (base ? `${base}/v1/traces` : undefined);
+  if (!url) return null;
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({
       [ATTR_SERVICE_NAME]: env.OTEL_SERVICE_NAME ?? options.serviceName ?? "reclaim",
       [ATTR_SERVICE_VERSION]: options.version ?? "0.0.0",
     }),
     autoDetectResources: false,
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter(), { scheduledDelayMillis: 1_000 })],
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url }), { scheduledDelayMillis: 1_000 })],
     instrumentations: [],
   });
   sdk.start();
