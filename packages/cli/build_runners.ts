@@ -15,6 +15,8 @@ export interface BuildContext {
 /** Runners built from a config, plus the JSON-RPC methods their definitions serve. */
 export interface BuiltRunners {
   runners: Runner[];
+  /** Calls each built hook's `atStart` (startup audit and the like); failures are logged, never thrown. */
+  atStart(): Promise<void>;
   rpc: Record<string, () => unknown>;
   /** Closes what the hooks opened (clients, database handles). */
   close(): Promise<void>;
@@ -33,6 +35,7 @@ export interface BuiltRunners {
 export async function buildRunners(config: ReclaimConfig, context: BuildContext, only?: string): Promise<BuiltRunners> {
   const runners: Runner[] = [];
   const rpc: Record<string, () => unknown> = {};
+  const startups: Array<() => unknown> = [];
   const hookEnv = { env: context.env, dataDir: context.dataDir, logger: context.logger, registry: context.registry };
   try {
     for (const definition of context.definitions) {
@@ -47,13 +50,25 @@ export async function buildRunners(config: ReclaimConfig, context: BuildContext,
       }
       const runner = createRunner(hook, { interval, initialDelay, jitter, registry: context.registry, logger: context.logger, dryRun: config.dryRun });
       runners.push(runner);
+      if (definition.atStart) startups.push(() => definition.atStart!(options, hookEnv));
       for (const [method, handler] of Object.entries(definition.rpc ?? {})) rpc[method] = () => handler(runner);
     }
   } catch (err) {
     await closeHooks(runners);
     throw err;
   }
-  return { runners, rpc, close: () => closeHooks(runners) };
+  const atStart = async () => {
+    await Promise.all(
+      startups.map(async (startup) => {
+        try {
+          await startup();
+        } catch (err) {
+          context.logger.warn({ err }, "a hook's start-up work failed");
+        }
+      }),
+    );
+  };
+  return { runners, rpc, atStart, close: () => closeHooks(runners) };
 }
 
 async function closeHooks(runners: readonly Runner[]): Promise<void> {

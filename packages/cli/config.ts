@@ -19,7 +19,7 @@ function hookBlock(definition: HookDefinition) {
 
 /**
  * The schema of `reclaim.config.json`, composed from the hook definitions: top-level `log`, `exporter`,
- * `audit`, `dryRun`, and one optional block per hook under `hooks`.
+ * `dryRun`, and one optional block per hook under `hooks`.
  *
  * @example
  * ```ts
@@ -40,7 +40,6 @@ export function configSchema(definitions: readonly HookDefinition[]) {
         token: z.string().min(16).optional(),
       })
       .prefault({}),
-    audit: z.strictObject({ enabled: z.boolean().default(true), top: z.number().int().min(1).max(1_000).default(10) }).prefault({}),
     dryRun: z.boolean().default(false),
     hooks: z.strictObject(hooks).prefault({}),
   });
@@ -50,7 +49,6 @@ export function configSchema(definitions: readonly HookDefinition[]) {
 export interface ReclaimConfig {
   log: { level: (typeof LOG_LEVELS)[number] };
   exporter: { enabled: boolean; host: string; port: number; token?: string };
-  audit: { enabled: boolean; top: number };
   dryRun: boolean;
   hooks: Record<string, (Record<string, unknown> & { enabled: boolean; interval: number; initialDelay: number; jitter: number }) | undefined>;
 }

@@ -5,7 +5,6 @@ import { collectDefaultMetrics, Registry } from "prom-client";
 import { buildRunners } from "./build_runners.ts";
 import { loadConfig } from "./config.ts";
 import { dataDirOf, VERSION, type Io } from "./io.ts";
-import { startupAudit } from "./startup_audit.ts";
 
 /**
  * `reclaim start`: every enabled hook plus the exporter, until SIGINT/SIGTERM (or `io.signal`). Resolves with the
@@ -56,8 +55,8 @@ export async function start(flags: { config?: string }, definitions: readonly Ho
     },
     "reclaim started",
   );
-  if (config.audit.enabled) await startupAudit(config, logger);
   for (const runner of built.runners) runner.start();
+  void built.atStart();
 
   const keepAlive = setInterval(() => undefined, 1 << 30);
   const stopSignal = await waitForStop(io.signal);

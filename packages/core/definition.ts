@@ -42,6 +42,8 @@ export interface HookDefinition<S extends z.ZodType = z.ZodType> {
   readonly schedule: { interval: number; initialDelay: number };
   /** Options used when `reclaim start` runs without a config file; `undefined` leaves the hook off. */
   embeddedDefault?(env: Pick<HookEnvironment, "env" | "dataDir">): z.input<S> | undefined;
+  /** Work done once when `reclaim start` starts the hook (e.g. the disk audit); not awaited before serving. */
+  atStart?(options: z.output<S>, env: HookEnvironment): unknown;
   /** Builds the hook from validated options. May throw an option error (exit code 2). */
   create(options: z.output<S>, env: HookEnvironment): Hook | Promise<Hook>;
   /** JSON-RPC 2.0 methods served on the exporter's `POST /rpc`, answered from the hook's runner. */
