@@ -81,9 +81,16 @@ class EventLogAppender implements EventLog {
     if (data.length > 0 && data[data.length - 1] !== 0x0a) data = Buffer.concat([data, NEWLINE]);
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ data, resolve, reject });
-      this.#draining ??= this.#drain().finally(() => {
-        this.#draining = undefined;
-      });
+      this.#kick();
+    });
+  }
+
+  #kick(): void {
+    if (this.#draining) return;
+    this.#draining = this.#drain().finally(() => {
+      this.#draining = undefined;
+      // Lines queued after the drain loop saw an empty queue, but before this callback ran.
+      if (this.#queue.length > 0) this.#kick();
     });
   }
 
