@@ -1,0 +1,193 @@
+import { lstat, realpath, unlink } from "node:fs/promises";
+import { dirname, isAbsolute, join, relative, sep } from "node:path";
+import { trace, type Tracer } from "@opentelemetry/api";
+import { hookMetrics, silentLogger, type Logger } from "@reclaim/core";
+import { Registry } from "prom-client";
+import { writeThroughMetrics } from "./_metrics.ts";
+
+/** One local file and the URL of its remote copy. */
+export interface PublishedFile {
+  /** Local path: relative to the root, or absolute inside it. */
+  path: string;
+  /** URL of the remote copy. */
+  url: string;
+}
+
+/**
+ * What happened to one file: `deleted` (remote copy verified, local copy removed; `would-delete` in a dry run),
+ * `kept` (not verified: the local copy stays, `retry` says whether trying later can help) or `skipped` (not a
+ * local file inside the root, or already gone).
+ */
+export interface VerifyOutcome {
+  path: string;
+  url: string;
+  outcome: "deleted" | "would-delete" | "kept" | "skipped";
+  reason?: string;
+  /** Bytes of the local copy (deleted files). */
+  bytes?: number;
+  /** For `kept`: a later attempt may succeed (remote not there yet, network error, file being rewritten). */
+  retry?: boolean;
+}
+
+/** Settings shared by {@link afterPublish} and the `write-through` hook. */
+export interface VerifyOptions {
+  /** Folder holding the local copies: nothing outside it is deleted. */
+  root: string;
+  /** Timeout of one HEAD request in ms. @default 10000 */
+  timeoutMs?: number;
+  /** HEAD requests in flight at once. @default 4 */
+  concurrency?: number;
+  /** Verify, delete nothing. @default false */
+  dryRun?: boolean;
+}
+
+const HTTP = /^https?:\/\//i;
+
+/**
+ * Verifies each remote copy with `HEAD` (200 and a `Content-Length` equal to the local size) and only then
+ * deletes the local file; re-checks just before unlinking that the local file is unchanged. Never deletes outside
+ * `root`, through a symlink, or anything but a regular file. Never throws for one file: each gets an outcome.
+ */
+export async function verifyAndDelete(files: readonly PublishedFile[], options: VerifyOptions): Promise<VerifyOutcome[]> {
+  const realRoot = await realpath(options.root);
+  const rootDev = (await lstat(realRoot)).dev;
+  const outcomes: VerifyOutcome[] = new Array<VerifyOutcome>(files.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < files.length) {
+      const index = next++;
+      const file = files[index]!;
+      try {
+        outcomes[index] = await verifyOne(file, realRoot, rootDev, options);
+      } catch (err) {
+        outcomes[index] = { path: file.path, url: file.url, outcome: "kept", reason: `unexpected error: ${(err as Error).message}`, retry: true };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 4, files.length) }, worker));
+  return outcomes;
+}
+
+async function verifyOne(file: PublishedFile, realRoot: string, rootDev: number, options: VerifyOptions): Promise<VerifyOutcome> {
+  const base = { path: file.path, url: file.url };
+  if (typeof file.path !== "string" || file.path.trim() === "") return { ...base, outcome: "skipped", reason: "empty local path" };
+  if (HTTP.test(file.path)) return { ...base, outcome: "skipped", reason: "local entry is already a URL" };
+  if (typeof file.url !== "string" || !HTTP.test(file.url)) return { ...base, outcome: "kept", reason: "no http(s) remote URL", retry: false };
+  const local = isAbsolute(file.path) ? file.path : join(realRoot, file.path);
+  const rel = relative(realRoot, local);
+  if (rel === "" || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return { ...base, outcome: "skipped", reason: "outside the root" };
+  let before;
+  try {
+    if ((await realpath(dirname(local))) !== dirname(local)) return { ...base, outcome: "skipped", reason: "reached through a symlink" };
+    before = await lstat(local);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { ...base, outcome: "skipped", reason: "local file is already gone" };
+    throw err;
+  }
+  if (before.isSymbolicLink()) return { ...base, outcome: "skipped", reason: "local path is a symlink" };
+  if (!before.isFile()) return { ...base, outcome: "skipped", reason: "local path is not a regular file" };
+  if (before.dev !== rootDev) return { ...base, outcome: "skipped", reason: "local file is on another filesystem than the root" };
+
+  let response: Response;
+  try {
+    response = await fetch(file.url, { method: "HEAD", redirect: "follow", signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code;
+    return { ...base, outcome: "kept", reason: `HEAD failed: ${(err as Error).name === "TimeoutError" ? "timed out" : (cause ?? (err as Error).message)}`, retry: true };
+  }
+  if (response.status !== 200) return { ...base, outcome: "kept", reason: `HEAD returned ${response.status}`, retry: true };
+  const length = response.headers.get("content-length");
+  if (length === null || !/^\d+$/.test(length)) return { ...base, outcome: "kept", reason: "HEAD returned no Content-Length", retry: true };
+  if (Number(length) !== before.size) return { ...base, outcome: "kept", reason: `remote Content-Length ${length} differs from local size ${before.size}`, retry: true };
+
+  const now = await lstat(local).catch(() => undefined);
+  if (!now || !now.isFile() || now.ino !== before.ino || now.size !== before.size || now.mtimeMs !== before.mtimeMs) {
+    return { ...base, outcome: "kept", reason: "local file changed during verification", retry: true };
+  }
+  if (options.dryRun) return { ...base, outcome: "would-delete", bytes: before.size };
+  try {
+    await unlink(local);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { ...base, outcome: "skipped", reason: "local file is already gone" };
+    return { ...base, outcome: "kept", reason: `unlink failed: ${(err as Error).message}`, retry: false };
+  }
+  return { ...base, outcome: "deleted", bytes: before.size };
+}
+
+/** Options of {@link afterPublish}. */
+export interface AfterPublishOptions extends VerifyOptions {
+  /** Whether a remote holds the copies; when false nothing is checked or deleted. */
+  remoteEnabled: boolean;
+  /** Registry for `reclaim_write_through_files_total`, `reclaim_disk_removed_bytes_total` and `reclaim_removed_total`. @default a private registry */
+  registry?: Registry;
+  /** One info line per call that deleted something, a warning per file kept. @default silent */
+  logger?: Logger;
+  /** Tracer for the `verify upload` span. @default trace.getTracer("reclaim") */
+  tracer?: Tracer;
+}
+
+/** What {@link afterPublish} did. */
+export interface AfterPublishResult {
+  deleted: number;
+  bytes: number;
+  files: VerifyOutcome[];
+}
+
+/**
+ * Call at the end of a publish: for each local file whose remote copy (same index in `remoteUrls`) answers
+ * `HEAD` with 200 and a `Content-Length` equal to the local size, deletes the local copy. Entries that are empty
+ * or already `http(s)://` URLs are skipped; a file whose copy cannot be verified stays (the disk age sweep is
+ * the backstop). Does nothing when `remoteEnabled` is false. Runs in a `verify upload` span. Never throws for
+ * one file.
+ *
+ * @example
+ * ```ts
+ * const result = await afterPublish(["images/a.png"], ["https://cdn.example/images/a.png"], { root: "/app/.data", remoteEnabled: true });
+ * result.deleted; // 1 once the CDN serves the same number of bytes
+ * ```
+ */
+export async function afterPublish(localPaths: readonly string[], remoteUrls: readonly string[], options: AfterPublishOptions): Promise<AfterPublishResult> {
+  if (!options.remoteEnabled) return { deleted: 0, bytes: 0, files: [] };
+  const tracer = options.tracer ?? trace.getTracer("reclaim");
+  const log = (options.logger ?? silentLogger).child({ hook: "write-through" });
+  const registry = options.registry ?? new Registry();
+  return tracer.startActiveSpan("verify upload", async (span) => {
+    try {
+      const files = localPaths.map((path, i) => ({ path, url: remoteUrls[i] ?? "" }));
+      const outcomes = await verifyAndDelete(files, options);
+      const result = summarize(outcomes);
+      recordOutcomes(registry, outcomes, options.dryRun ?? false);
+      if (!options.dryRun && result.deleted > 0) hookMetrics(registry).removed.inc({ hook: "write-through", kind: "write_through" }, result.deleted);
+      for (const o of outcomes) if (o.outcome === "kept") log.warn({ path: o.path, reason: o.reason }, "local copy kept: remote copy not verified");
+      if (result.deleted > 0) log.info({ deleted: result.deleted, bytes: result.bytes, dryRun: options.dryRun ?? false }, "deleted local copies of uploaded files");
+      span.setAttributes({ "reclaim.write_through.files": outcomes.length, "reclaim.write_through.deleted": result.deleted, "reclaim.reclaimed_bytes": result.bytes, "reclaim.dry_run": options.dryRun ?? false });
+      return result;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/** Counts deleted (or would-delete) files and their bytes. */
+export function summarize(outcomes: readonly VerifyOutcome[]): AfterPublishResult {
+  let deleted = 0;
+  let bytes = 0;
+  for (const o of outcomes) {
+    if (o.outcome === "deleted" || o.outcome === "would-delete") {
+      deleted++;
+      bytes += o.bytes ?? 0;
+    }
+  }
+  return { deleted, bytes, files: [...outcomes] };
+}
+
+/** Adds outcomes to `reclaim_write_through_files_total{outcome}` and (not in a dry run) removed bytes. */
+export function recordOutcomes(registry: Registry, outcomes: readonly VerifyOutcome[], dryRun: boolean): void {
+  const metrics = writeThroughMetrics(registry);
+  let bytes = 0;
+  for (const o of outcomes) {
+    metrics.files.inc({ outcome: o.outcome });
+    if (o.outcome === "deleted") bytes += o.bytes ?? 0;
+  }
+  if (!dryRun && bytes > 0) metrics.removedBytes.inc({ kind: "write_through" }, bytes);
+}

@@ -1,0 +1,130 @@
+import { lstat, mkdir, symlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { memorySpans, tempDir } from "@reclaim/core/testing";
+import { Registry } from "prom-client";
+import { describe, expect, it } from "vitest";
+import { afterPublish } from "./verify_upload.ts";
+import { startCdn } from "./_test_server.ts";
+
+async function local(root: string, rel: string, bytes: number): Promise<string> {
+  const path = join(root, rel);
+  await mkdir(join(path, ".."), { recursive: true });
+  await writeFile(path, Buffer.alloc(bytes, 1));
+  return path;
+}
+
+const exists = (path: string): Promise<boolean> =>
+  lstat(path).then(
+    () => true,
+    () => false,
+  );
+
+describe("afterPublish()", () => {
+  it("deletes a local file once HEAD returns 200 with the same Content-Length", async () => {
+    await using dir = await tempDir("wt-");
+    await using cdn = await startCdn();
+    const a = await local(dir.path, "images/a.png", 1234);
+    cdn.objects.set("/images/a.png", { length: 1234 });
+    const result = await afterPublish(["images/a.png"], [`${cdn.base}/images/a.png`], { root: dir.path, remoteEnabled: true });
+    expect(result).toMatchObject({ deleted: 1, bytes: 1234 });
+    expect(await exists(a)).toBe(false);
+    expect(cdn.requests).toEqual(["HEAD /images/a.png"]);
+  });
+
+  it("accepts an absolute local path inside the root", async () => {
+    await using dir = await tempDir("wt-");
+    await using cdn = await startCdn();
+    const a = await local(dir.path, "videos/b.mp4", 10);
+    cdn.objects.set("/b.mp4", { length: 10 });
+    expect((await afterPublish([a], [`${cdn.base}/b.mp4`], { root: dir.path, remoteEnabled: true })).deleted).toBe(1);
+    expect(await exists(a)).toBe(false);
+  });
+
+  it("keeps the local file when the remote copy is missing, a different size, has no length or does not answer", async () => {
+    await using dir = await tempDir("wt-");
+    await using cdn = await startCdn();
+    const paths = await Promise.all(["a", "b", "c", "d", "e"].map((n) => local(dir.path, `images/${n}.png`, 100)));
+    cdn.objects.set("/b.png", { length: 99 });
+    cdn.objects.set("/c.png", { length: null });
+    cdn.objects.set("/d.png", { hang: true });
+    cdn.objects.set("/e.png", { status: 500, length: 100 });
+    const urls = ["a", "b", "c", "d", "e"].map((n) => `${cdn.base}/${n}.png`);
+    const result = await afterPublish(["images/a.png", "images/b.png", "images/c.png", "images/d.png", "images/e.png"], urls, { root: dir.path, remoteEnabled: true, timeoutMs: 300 });
+    expect(result.deleted).toBe(0);
+    for (const path of paths) expect(await exists(path)).toBe(true);
+    expect(result.files.map((f) => [f.outcome, f.reason])).toEqual([
+      ["kept", "HEAD returned 404"],
+      ["kept", "remote Content-Length 99 differs from local size 100"],
+      ["kept", "HEAD returned no Content-Length"],
+      ["kept", "HEAD failed: timed out"],
+      ["kept", "HEAD returned 500"],
+    ]);
+  });
+
+  it("skips URL and empty local entries and never deletes outside the root", async () => {
+    await using dir = await tempDir("wt-");
+    await using outside = await tempDir("wt-outside-");
+    await using cdn = await startCdn();
+    const victim = await local(outside.path, "victim.png", 5);
+    await mkdir(join(dir.path, "images"));
+    await symlink(outside.path, join(dir.path, "images", "escape"));
+    await symlink(victim, join(dir.path, "images", "link.png"));
+    cdn.objects.set("/v.png", { length: 5 });
+    const url = `${cdn.base}/v.png`;
+    const result = await afterPublish(
+      ["", "https://cdn.example/a.png", victim, "../" + victim.split("/").slice(-2).join("/"), "images/escape/victim.png", "images/link.png"],
+      [url, url, url, url, url, url],
+      { root: dir.path, remoteEnabled: true },
+    );
+    expect(result.deleted).toBe(0);
+    expect(await exists(victim)).toBe(true);
+    expect(await exists(join(dir.path, "images", "link.png"))).toBe(true);
+    expect(result.files.map((f) => f.reason)).toEqual([
+      "empty local path",
+      "local entry is already a URL",
+      "outside the root",
+      "outside the root",
+      "reached through a symlink",
+      "local path is a symlink",
+    ]);
+  });
+
+  it("does nothing when the remote is disabled", async () => {
+    await using dir = await tempDir("wt-");
+    await using cdn = await startCdn();
+    const a = await local(dir.path, "images/a.png", 3);
+    cdn.objects.set("/a.png", { length: 3 });
+    expect(await afterPublish(["images/a.png"], [`${cdn.base}/a.png`], { root: dir.path, remoteEnabled: false })).toEqual({ deleted: 0, bytes: 0, files: [] });
+    expect(await exists(a)).toBe(true);
+    expect(cdn.requests).toEqual([]);
+  });
+
+  it("dry run verifies but deletes nothing", async () => {
+    await using dir = await tempDir("wt-");
+    await using cdn = await startCdn();
+    const a = await local(dir.path, "images/a.png", 3);
+    cdn.objects.set("/a.png", { length: 3 });
+    const result = await afterPublish(["images/a.png"], [`${cdn.base}/a.png`], { root: dir.path, remoteEnabled: true, dryRun: true });
+    expect(result.files[0]?.outcome).toBe("would-delete");
+    expect(await exists(a)).toBe(true);
+  });
+
+  it("records a verify upload span and the removed metrics", async () => {
+    await using dir = await tempDir("wt-");
+    await using cdn = await startCdn();
+    await local(dir.path, "images/a.png", 7);
+    await local(dir.path, "images/b.png", 7);
+    cdn.objects.set("/a.png", { length: 7 });
+    const registry = new Registry();
+    const { tracer, spans } = memorySpans();
+    await afterPublish(["images/a.png", "images/b.png"], [`${cdn.base}/a.png`, `${cdn.base}/b.png`], { root: dir.path, remoteEnabled: true, registry, tracer });
+    const [span] = await spans();
+    expect(span?.name).toBe("verify upload");
+    expect(span?.attributes).toMatchObject({ "reclaim.write_through.files": 2, "reclaim.write_through.deleted": 1, "reclaim.reclaimed_bytes": 7 });
+    expect(await registry.getSingleMetricAsString("reclaim_disk_removed_bytes_total")).toContain('reclaim_disk_removed_bytes_total{kind="write_through"} 7');
+    expect(await registry.getSingleMetricAsString("reclaim_removed_total")).toContain('reclaim_removed_total{hook="write-through",kind="write_through"} 1');
+    const files = await registry.getSingleMetricAsString("reclaim_write_through_files_total");
+    expect(files).toContain('reclaim_write_through_files_total{outcome="deleted"} 1');
+    expect(files).toContain('reclaim_write_through_files_total{outcome="kept"} 1');
+  });
+});

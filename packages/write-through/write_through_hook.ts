@@ -1,0 +1,144 @@
+import { join, resolve } from "node:path";
+import { parseOptions, type Hook, type RunContext, type RunReport } from "@reclaim/core";
+import { Registry } from "prom-client";
+import type { z } from "zod";
+import { readJournal, readState, trimJournal, writeState, type PendingEntry } from "./_journal.ts";
+import { recordOutcomes, summarize, verifyAndDelete, type PublishedFile, type VerifyOutcome } from "./verify_upload.ts";
+import { writeThroughOptionsSchema, type WriteThroughOptions } from "./write_through_options.ts";
+
+/** Options of {@link createWriteThroughHook}: the config-file options plus runtime objects. */
+export type WriteThroughHookOptions = z.input<typeof writeThroughOptionsSchema> & {
+  /** Registry for the write-through metrics. @default a private registry */
+  registry?: Registry;
+};
+
+/** What one pass of the write-through hook reports. */
+export interface WriteThroughRunReport extends RunReport {
+  removedByKind: { write_through: number };
+  /** New journal lines read this pass. */
+  read: number;
+  /** Lines that were not valid entries (not JSON, no path, no URL and no `remote.baseUrl`, URL outside `remote.baseUrl`). */
+  invalid: number;
+  /** Entries whose remote copy could not be verified yet and will be retried. */
+  pending: number;
+  /** Entries given up on after `retryFor` (their local copies stay). */
+  dropped: number;
+  /** Whether the fully consumed journal was truncated. */
+  trimmed: boolean;
+  /** The journal was replaced or truncated by someone else: it was read from the start. */
+  restarted: boolean;
+  /** Files kept this pass, with the reason (at most 20). */
+  kept: Array<{ path: string; reason: string }>;
+  /** Why nothing was done, when so. */
+  reason?: string;
+}
+
+const MAX_PENDING = 10_000;
+
+/**
+ * Creates the `write-through` hook (span `verify upload`): each pass reads the publish journal
+ * (`<root>/.reclaim/published.jsonl`, one `{"path","url"}` line per uploaded file, see `recordPublished`) from
+ * its durable position, verifies each remote copy with `HEAD` (200 and `Content-Length` equal to the local size)
+ * and deletes the local copy. Entries that cannot be verified yet are retried for `retryFor`; the position and
+ * the retries are kept in `<journal>.state` (written atomically); a fully consumed journal is truncated once it
+ * reaches `trimBytes`. Does nothing while `remote.enabled` is false.
+ *
+ * @example
+ * ```ts
+ * const hook = createWriteThroughHook({ root: "/app/.data", remote: { enabled: true, baseUrl: "https://cdn.example/" }, registry });
+ * createRunner(hook, { interval: 300_000, registry, logger }).start();
+ * ```
+ */
+export function createWriteThroughHook(options: WriteThroughHookOptions): Hook<WriteThroughRunReport> {
+  const { registry = new Registry(), ...rest } = options;
+  const opts: Readonly<WriteThroughOptions> = parseOptions("write-through", writeThroughOptionsSchema, rest);
+  const root = resolve(opts.root);
+  const journal = join(root, opts.journal);
+
+  function toEntry(line: string): PublishedFile | null {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      return null;
+    }
+    if (parsed === null || typeof parsed !== "object") return null;
+    const { path, url } = parsed as { path?: unknown; url?: unknown };
+    if (typeof path !== "string" || path === "") return null;
+    const base = opts.remote.baseUrl;
+    if (url === undefined || url === null || url === "") {
+      if (!base) return null;
+      return { path, url: base.replace(/\/?$/, "/") + path.replace(/^\/+/, "") };
+    }
+    if (typeof url !== "string") return null;
+    if (base && !url.startsWith(base)) return null;
+    return { path, url };
+  }
+
+  async function run(ctx: RunContext): Promise<WriteThroughRunReport> {
+    const report: WriteThroughRunReport = { removed: 0, reclaimedBytes: 0, removedByKind: { write_through: 0 }, read: 0, invalid: 0, pending: 0, dropped: 0, trimmed: false, restarted: false, kept: [] };
+    if (!opts.remote.enabled) {
+      report.reason = "remote.enabled is false";
+      return report;
+    }
+    const now = ctx.now();
+    const state = await readState(journal);
+    const read = await readJournal(journal, state, opts.maxEntriesPerPass);
+    const fresh: PendingEntry[] = [];
+    if (read) {
+      report.read = read.lines.length;
+      report.restarted = read.restarted;
+      for (const line of read.lines) {
+        if (line.trim() === "") continue;
+        const entry = toEntry(line);
+        if (entry) fresh.push({ ...entry, attempts: 0, firstSeenAt: now });
+        else report.invalid++;
+      }
+    }
+    const entries = [...state.pending, ...fresh];
+    const outcomes: VerifyOutcome[] = entries.length > 0 ? await verifyAndDelete(entries, { root, timeoutMs: opts.timeout, concurrency: opts.concurrency, dryRun: ctx.dryRun }) : [];
+    const pending: PendingEntry[] = [];
+    outcomes.forEach((o, i) => {
+      if (o.outcome !== "kept") return;
+      const entry = entries[i]!;
+      if (report.kept.length < 20) report.kept.push({ path: o.path, reason: o.reason ?? "" });
+      if (o.retry && now - entry.firstSeenAt < opts.retryFor) pending.push({ ...entry, attempts: entry.attempts + 1 });
+      else report.dropped++;
+    });
+    if (pending.length > MAX_PENDING) report.dropped += pending.splice(0, pending.length - MAX_PENDING).length;
+    report.pending = pending.length;
+    const summary = summarize(outcomes);
+    report.removed = summary.deleted;
+    report.reclaimedBytes = summary.bytes;
+    report.removedByKind = { write_through: summary.deleted };
+    recordOutcomes(registry, outcomes, ctx.dryRun);
+
+    if (!ctx.dryRun && read) {
+      const next = { ino: read.ino, offset: read.offset, pending };
+      await writeState(journal, next);
+      if (read.offset >= opts.trimBytes) {
+        // Position 0 is recorded first: a crash before the truncation only makes the next pass re-verify
+        // entries, which is harmless (files already gone are skipped).
+        await writeState(journal, { ...next, offset: 0 });
+        report.trimmed = await trimJournal(journal, read.offset, opts.trimBytes);
+        if (!report.trimmed) await writeState(journal, next);
+      }
+    } else if (!ctx.dryRun && (state.pending.length > 0 || pending.length > 0)) {
+      await writeState(journal, { ...state, pending });
+    }
+
+    if (report.invalid > 0) ctx.log.warn({ invalid: report.invalid, journal: opts.journal }, "skipped journal lines that are not valid entries");
+    if (report.dropped > 0) ctx.log.warn({ dropped: report.dropped, retryFor: opts.retryFor }, "gave up verifying some remote copies; the local copies stay");
+    if (summary.deleted > 0) ctx.log.info({ deleted: summary.deleted, bytes: summary.bytes, pending: report.pending, dryRun: ctx.dryRun }, ctx.dryRun ? "would delete local copies of verified uploads" : "deleted local copies of verified uploads");
+    ctx.span.setAttributes({
+      "reclaim.write_through.read": report.read,
+      "reclaim.write_through.deleted": summary.deleted,
+      "reclaim.write_through.pending": report.pending,
+      "reclaim.write_through.invalid": report.invalid,
+      "reclaim.write_through.trimmed": report.trimmed,
+    });
+    return report;
+  }
+
+  return { name: "write-through", spanName: "verify upload", kind: "write_through", options: opts, run };
+}

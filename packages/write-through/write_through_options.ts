@@ -1,0 +1,45 @@
+import { duration, size } from "@reclaim/core";
+import { z } from "zod";
+
+const httpUrl = z.string().regex(/^https?:\/\/[^/]+/i, "must be an http(s) URL");
+
+/**
+ * Options of the `write-through` hook: its `hooks.write-through` block in `reclaim.config.json`.
+ *
+ * @example
+ * ```ts
+ * const options = parseOptions("write-through", writeThroughOptionsSchema, { root: "/app/.data", remote: { enabled: true } });
+ * options.journal; // ".reclaim/published.jsonl"
+ * ```
+ */
+export const writeThroughOptionsSchema = z.strictObject({
+  /** Folder holding the local copies; nothing outside it is ever deleted. Required. */
+  root: z.string().min(1),
+  /** Publish journal, relative to the root: one JSON line `{"path","url"}` per uploaded file. @default ".reclaim/published.jsonl" */
+  journal: z
+    .string()
+    .min(1)
+    .refine((p) => !p.startsWith("/") && !p.split("/").includes(".."), "must be a path relative to the root without '..'")
+    .default(".reclaim/published.jsonl"),
+  remote: z
+    .strictObject({
+      /** Whether a remote holds the copies; when false the hook deletes nothing. @default false */
+      enabled: z.boolean().default(false),
+      /** Remote base URL: journal lines without `url` use `baseUrl + path`, and lines whose `url` does not start with it are refused. @default undefined (any http(s) URL) */
+      baseUrl: httpUrl.optional(),
+    })
+    .prefault({}),
+  /** Timeout of one HEAD request. @default "10s" */
+  timeout: duration().default(10_000),
+  /** HEAD requests in flight at once. @default 4 */
+  concurrency: z.number().int().min(1).max(64).default(4),
+  /** How long an entry whose remote copy cannot be verified yet is retried before it is dropped (the disk age sweep is the backstop). @default "1d" */
+  retryFor: duration().default(86_400_000),
+  /** Journal entries read per pass. @default 10000 */
+  maxEntriesPerPass: z.number().int().min(1).max(1_000_000).default(10_000),
+  /** The journal is truncated once fully consumed and at least this big. @default "1MiB" */
+  trimBytes: size().default(1_048_576),
+});
+
+/** Validated options of the `write-through` hook. */
+export type WriteThroughOptions = z.output<typeof writeThroughOptionsSchema>;
