@@ -1,0 +1,169 @@
+import { appendFile, lstat, mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createRunner, silentLogger } from "@reclaim/core";
+import { memorySpans, tempDir } from "@reclaim/core/testing";
+import { Registry } from "prom-client";
+import { describe, expect, it } from "vitest";
+import { writeThroughDefinition } from "./definition.ts";
+import { recordPublished } from "./publish_journal.ts";
+import { createWriteThroughHook, type WriteThroughRunReport } from "./write_through_hook.ts";
+import { startCdn } from "./_test_server.ts";
+
+async function local(root: string, rel: string, bytes: number): Promise<string> {
+  const path = join(root, rel);
+  await mkdir(join(path, ".."), { recursive: true });
+  await writeFile(path, Buffer.alloc(bytes, 1));
+  return path;
+}
+
+const exists = (path: string): Promise<boolean> =>
+  lstat(path).then(
+    () => true,
+    () => false,
+  );
+
+async function pass(hook: ReturnType<typeof createWriteThroughHook>, options: { now?: () => number; dryRun?: boolean; tracer?: ReturnType<typeof memorySpans>["tracer"]; registry?: Registry } = {}): Promise<WriteThroughRunReport> {
+  const result = await createRunner(hook, { ...options, enabled: true }).runOnce();
+  if (result.outcome !== "success" || !result.report) throw new Error(`pass ${result.outcome}: ${result.error ?? ""}`);
+  return result.report;
+}
+
+describe("createWriteThroughHook()", () => {
+  it("consumes the publish journal, deleting verified local copies once", async () => {
+    await using dir = await tempDir("wt-hook-");
+    await using cdn = await startCdn();
+    const a = await local(dir.path, "images/a.png", 10);
+    const b = await local(dir.path, "videos/b.mp4", 20);
+    cdn.objects.set("/images/a.png", { length: 10 });
+    cdn.objects.set("/videos/b.mp4", { length: 20 });
+    await recordPublished(dir.path, [{ path: "images/a.png", url: `${cdn.base}/images/a.png` }, { path: "videos/b.mp4" }]);
+    const registry = new Registry();
+    const { tracer, spans } = memorySpans();
+    const hook = createWriteThroughHook({ root: dir.path, remote: { enabled: true, baseUrl: `${cdn.base}/` }, registry });
+    const report = await pass(hook, { registry, tracer });
+    expect(report).toMatchObject({ removed: 2, reclaimedBytes: 30, read: 2, invalid: 0, pending: 0, removedByKind: { write_through: 2 } });
+    expect(await exists(a)).toBe(false);
+    expect(await exists(b)).toBe(false);
+    expect((await spans())[0]?.name).toBe("verify upload");
+    expect(await registry.getSingleMetricAsString("reclaim_removed_total")).toContain('reclaim_removed_total{hook="write-through",kind="write_through"} 2');
+    // The position is durable: a new hook (a restarted daemon) does not read the same lines again.
+    cdn.requests.length = 0;
+    const again = await pass(createWriteThroughHook({ root: dir.path, remote: { enabled: true, baseUrl: `${cdn.base}/` } }));
+    expect(again.read).toBe(0);
+    expect(cdn.requests).toEqual([]);
+  });
+
+  it("retries entries whose remote copy is not there yet, and gives up after retryFor", async () => {
+    await using dir = await tempDir("wt-hook-");
+    await using cdn = await startCdn();
+    const a = await local(dir.path, "images/a.png", 10);
+    const b = await local(dir.path, "images/b.png", 10);
+    await recordPublished(dir.path, [{ path: "images/a.png", url: `${cdn.base}/a.png` }, { path: "images/b.png", url: `${cdn.base}/b.png` }]);
+    const hook = createWriteThroughHook({ root: dir.path, remote: { enabled: true }, retryFor: "1h" });
+    let now = Date.now();
+    const first = await pass(hook, { now: () => now });
+    expect(first).toMatchObject({ removed: 0, pending: 2 });
+    cdn.objects.set("/a.png", { length: 10 });
+    now += 10 * 60_000;
+    const second = await pass(hook, { now: () => now });
+    expect(second).toMatchObject({ removed: 1, pending: 1, read: 0 });
+    expect(await exists(a)).toBe(false);
+    now += 2 * 3_600_000;
+    const third = await pass(hook, { now: () => now });
+    expect(third).toMatchObject({ removed: 0, pending: 0, dropped: 1 });
+    expect(await exists(b)).toBe(true);
+  });
+
+  it("skips invalid lines, leaves a partial last line for the next pass and refuses URLs outside remote.baseUrl", async () => {
+    await using dir = await tempDir("wt-hook-");
+    await using cdn = await startCdn();
+    const a = await local(dir.path, "images/a.png", 4);
+    const c = await local(dir.path, "images/c.png", 4);
+    cdn.objects.set("/images/a.png", { length: 4 });
+    cdn.objects.set("/images/c.png", { length: 4 });
+    const journal = join(dir.path, ".reclaim", "published.jsonl");
+    await mkdir(join(dir.path, ".reclaim"));
+    await writeFile(journal, `not json\n{"url":"x"}\n{"path":"images/c.png","url":"https://evil.example/c.png"}\n{"path":"images/a.png"}\n{"path":"images/c.p`);
+    const hook = createWriteThroughHook({ root: dir.path, remote: { enabled: true, baseUrl: `${cdn.base}/` } });
+    const first = await pass(hook);
+    expect(first).toMatchObject({ read: 4, invalid: 3, removed: 1 });
+    expect(await exists(a)).toBe(false);
+    expect(await exists(c)).toBe(true);
+    await appendFile(journal, `ng"}\n`);
+    const second = await pass(hook);
+    expect(second).toMatchObject({ read: 1, invalid: 0, removed: 1 });
+    expect(await exists(c)).toBe(false);
+  });
+
+  it("truncates the journal once it is fully consumed and big enough, and restarts on a replaced journal", async () => {
+    await using dir = await tempDir("wt-hook-");
+    await using cdn = await startCdn();
+    await local(dir.path, "images/a.png", 4);
+    cdn.objects.set("/images/a.png", { length: 4 });
+    await recordPublished(dir.path, [{ path: "images/a.png", url: `${cdn.base}/images/a.png` }]);
+    const hook = createWriteThroughHook({ root: dir.path, remote: { enabled: true }, trimBytes: 1 });
+    const first = await pass(hook);
+    expect(first).toMatchObject({ removed: 1, trimmed: true });
+    const journal = join(dir.path, ".reclaim", "published.jsonl");
+    expect((await stat(journal)).size).toBe(0);
+    expect(JSON.parse(await readFile(`${journal}.state`, "utf8"))).toMatchObject({ offset: 0, pending: [] });
+    const b = await local(dir.path, "images/b.png", 4);
+    cdn.objects.set("/images/b.png", { length: 4 });
+    await recordPublished(dir.path, [{ path: "images/b.png", url: `${cdn.base}/images/b.png` }]);
+    expect(await pass(hook)).toMatchObject({ removed: 1, read: 1 });
+    expect(await exists(b)).toBe(false);
+  });
+
+  it("dry run verifies, deletes nothing and does not move the position", async () => {
+    await using dir = await tempDir("wt-hook-");
+    await using cdn = await startCdn();
+    const a = await local(dir.path, "images/a.png", 4);
+    cdn.objects.set("/images/a.png", { length: 4 });
+    await recordPublished(dir.path, [{ path: "images/a.png", url: `${cdn.base}/images/a.png` }]);
+    const hook = createWriteThroughHook({ root: dir.path, remote: { enabled: true } });
+    expect(await pass(hook, { dryRun: true })).toMatchObject({ removed: 1, read: 1 });
+    expect(await exists(a)).toBe(true);
+    expect(await pass(hook)).toMatchObject({ removed: 1, read: 1 });
+    expect(await exists(a)).toBe(false);
+  });
+
+  it("does nothing while the remote is disabled", async () => {
+    await using dir = await tempDir("wt-hook-");
+    await using cdn = await startCdn();
+    const a = await local(dir.path, "images/a.png", 4);
+    cdn.objects.set("/images/a.png", { length: 4 });
+    await recordPublished(dir.path, [{ path: "images/a.png", url: `${cdn.base}/images/a.png` }]);
+    const report = await pass(createWriteThroughHook({ root: dir.path }));
+    expect(report).toMatchObject({ removed: 0, reason: "remote.enabled is false" });
+    expect(await exists(a)).toBe(true);
+    expect(cdn.requests).toEqual([]);
+  });
+
+  it("rejects bad options naming the field and the value", () => {
+    expect(() => createWriteThroughHook({ root: "/data", remote: { enabled: true, baseUrl: "cdn.example" } })).toThrow(
+      "Cannot create write-through hook as 'remote.baseUrl' must be an http(s) URL: current value is \"cdn.example\"",
+    );
+    expect(() => createWriteThroughHook({ root: "/data", journal: "../x.jsonl" })).toThrow(/'journal' must be a path relative to the root/);
+  });
+});
+
+describe("writeThroughDefinition", () => {
+  it("is off in the embedded default unless RECLAIM_REMOTE_BASE_URL is set", () => {
+    const env = { env: {}, dataDir: "/srv/.data", logger: silentLogger, registry: new Registry() };
+    expect(writeThroughDefinition.embeddedDefault?.(env)).toBeUndefined();
+    expect(writeThroughDefinition.embeddedDefault?.({ ...env, env: { RECLAIM_REMOTE_BASE_URL: "https://cdn.example/" } })).toEqual({
+      root: "/srv/.data",
+      remote: { enabled: true, baseUrl: "https://cdn.example/" },
+    });
+    expect(writeThroughDefinition.options.parse({ root: "/data" })).toEqual({
+      root: "/data",
+      journal: ".reclaim/published.jsonl",
+      remote: { enabled: false },
+      timeout: 10_000,
+      concurrency: 4,
+      retryFor: 86_400_000,
+      maxEntriesPerPass: 10_000,
+      trimBytes: 1_048_576,
+    });
+  });
+});
