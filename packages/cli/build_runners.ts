@@ -1,4 +1,4 @@
-import { createRunner, type HookDefinition, type Logger, type Runner } from "@reclaim/core";
+import { createRunner, isReclaimEnabled, type HookDefinition, type Logger, type Runner } from "@reclaim/core";
 import type { Registry } from "prom-client";
 import { asUsageError, type ReclaimConfig } from "./config.ts";
 import { UsageError } from "./usage_error.ts";
@@ -48,7 +48,7 @@ export async function buildRunners(config: ReclaimConfig, context: BuildContext,
       } catch (err) {
         throw asUsageError(err, definition.name);
       }
-      const runner = createRunner(hook, { interval, initialDelay, jitter, registry: context.registry, logger: context.logger, dryRun: config.dryRun });
+      const runner = createRunner(hook, { interval, initialDelay, jitter, registry: context.registry, logger: context.logger, dryRun: config.dryRun, enabled: isReclaimEnabled(context.env) });
       runners.push(runner);
       if (definition.atStart) startups.push(() => definition.atStart!(options, hookEnv));
       for (const [method, handler] of Object.entries(definition.rpc ?? {})) rpc[method] = () => handler(runner);
