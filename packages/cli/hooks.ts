@@ -3,11 +3,13 @@ import { diskDefinition } from "@reclaim/disk";
 import { dockerImagesDefinition } from "@reclaim/docker-images";
 import { eventLogDefinition } from "@reclaim/event-log";
 import { sqliteCompactorDefinition } from "@reclaim/sqlite-compactor";
+import { writeThroughDefinition } from "@reclaim/write-through";
 
 /** Every hook the `reclaim` command knows, in the order `start` builds them. */
 export const definitions: readonly HookDefinition[] = [
   eventLogDefinition,
   diskDefinition,
+  writeThroughDefinition,
   dockerImagesDefinition,
   sqliteCompactorDefinition,
 ] as readonly HookDefinition[];
