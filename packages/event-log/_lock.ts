@@ -24,6 +24,12 @@ export const FOREIGN_STALE_MS = 60_000;
 const HOST = encodeURIComponent(hostname());
 const OWNER = `${process.pid}@${HOST}`;
 const FLAG = /^w-(\d+)-[0-9a-f]+@(.+)$/;
+const SCRATCH = /^rotate\.(?:draft|stale)\.(\d+)\.[0-9a-f]+@(.+)$/;
+
+/** A uniquely named scratch file of this process in the lock folder (its owner can be told from its name). */
+function scratchName(kind: "draft" | "stale"): string {
+  return `rotate.${kind}.${process.pid}.${randomBytes(4).toString("hex")}@${HOST}`;
+}
 
 /** The lock folder of a log: `dir/.name.reclaim-lock`. */
 export function lockDirFor(path: string): string {
@@ -64,7 +70,7 @@ export async function acquireRotateLock(lockDir: string): Promise<(() => Promise
   await mkdir(lockDir, { recursive: true });
   const lockPath = join(lockDir, "rotate");
   const mine = `${OWNER} ${randomBytes(4).toString("hex")}\n`;
-  const draft = join(lockDir, `rotate.draft-${randomBytes(4).toString("hex")}`);
+  const draft = join(lockDir, scratchName("draft"));
   await writeFile(draft, mine);
   try {
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -79,7 +85,7 @@ export async function acquireRotateLock(lockDir: string): Promise<(() => Promise
       const held = await readRecord(lockPath);
       if (!held) continue;
       if (ownerIsLive(held.owner, held.mtimeMs)) return null;
-      const grave = join(lockDir, `rotate.stale-${randomBytes(4).toString("hex")}`);
+      const grave = join(lockDir, scratchName("stale"));
       try {
         await rename(lockPath, grave);
       } catch (err) {
@@ -153,10 +159,12 @@ export async function clearStaleLockState(lockDir: string): Promise<void> {
     if (name === "pause" || name.startsWith("pause.draft-")) {
       // Only the rotate holder (the caller) raises pause: any pause found now was left by a killed trimmer.
       await unlink(path).catch(() => {});
-    } else if (name.startsWith("rotate.draft-") || name.startsWith("rotate.stale-")) {
-      // Another trimmer may be using its draft right now: remove only old ones.
+    } else {
+      // Scratch files of other trimmers: one may be using its own right now, so remove only a dead owner's.
+      const match = SCRATCH.exec(name);
+      if (!match) continue;
       const info = await stat(path).catch(() => null);
-      if (info && Date.now() - info.mtimeMs > FOREIGN_STALE_MS) await unlink(path).catch(() => {});
+      if (info && !ownerIsLive(`${match[1]}@${match[2]}`, info.mtimeMs)) await unlink(path).catch(() => {});
     }
   }
   await liveFlags(lockDir);

@@ -1,0 +1,3 @@
+import { register } from "node:module";
+
+register("./_test_ts_hooks.mjs", import.meta.url);
