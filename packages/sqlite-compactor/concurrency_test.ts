@@ -25,11 +25,12 @@ describe("createSqliteCompactorHook() next to a writer in another process", () =
   ] as const)("never makes the writer see SQLITE_BUSY (%s journal, auto_vacuum %s)", async (journal, autoVacuum) => {
     await using dir = await tempDir("sqlite-");
     const path = join(dir.path, "app.db");
-    const rows = Array.from({ length: 20_000 }, (_, i) => ({ id: i + 1, status: i % 5 === 0 ? "running" : "done", created_at: NOW - 60 * DAY }));
+    const rows = Array.from({ length: 5_000 }, (_, i) => ({ id: i + 1, status: i % 5 === 0 ? "running" : "done", created_at: NOW - 60 * DAY }));
     createJobsDatabase(path, rows, { journal, autoVacuum, payloadBytes: 1000 });
 
     // The writer gives up after 1 s of waiting for the lock, a tight setting for a service.
     const writer = fork(WRITER, [path, "1000", "1", "200"], { stdio: "inherit" });
+    await using _ = { [Symbol.asyncDispose]: async () => void writer.kill("SIGKILL") };
     await once(writer, "message");
     const hook = createSqliteCompactorHook({ path, archive: { path: join(dir.path, "archive.db") }, batchTarget: 20, tables: [{ table: "jobs", terminal: ["done"] }] });
     const result = await createRunner(hook, { enabled: true }).runOnce();
@@ -38,11 +39,11 @@ describe("createSqliteCompactorHook() next to a writer in another process", () =
 
     expect(result.error).toBeUndefined();
     const report = result.report as SqliteCompactorReport;
-    expect(report.rowsDeleted).toBe(16_000);
+    expect(report.rowsDeleted).toBe(4_000);
     expect(written.errors).toEqual([]);
     expect(written.inserted).toBeGreaterThan(0);
     const [left] = query<{ n: number }>(path, "SELECT count(*) AS n FROM jobs WHERE status IN ('running', 'pending')");
-    expect(left!.n).toBe(4_000 + written.inserted);
+    expect(left!.n).toBe(1_000 + written.inserted);
     expect(integrityCheck(path)).toBe("ok");
-  });
+  }, 300_000);
 });
