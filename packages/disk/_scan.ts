@@ -58,6 +58,7 @@ export async function scanTrees(startDirs: readonly string[], config: ChunkConfi
   const local = pool ? null : makeChunkProcessor(config, fs);
   let sinceYield = 0;
   const submit = async (task: ChunkTask): Promise<void> => {
+    if (options.signal) throwIfAborted(options.signal);
     if (pool) return pool.submit(task);
     absorb((local as (task: ChunkTask) => ChunkResult)(task));
     if (++sinceYield === 32) {

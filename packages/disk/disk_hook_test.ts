@@ -7,7 +7,8 @@ import { memorySpans, mountTmpfs, tempDir } from "@reclaim/core/testing";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { createDiskHook } from "./disk_hook.ts";
-import { makeChunkProcessor } from "./_scan_chunk.ts";
+import { scanTrees } from "./_scan.ts";
+import { makeChunkProcessor, type ChunkConfig } from "./_scan_chunk.ts";
 import { DAY, exists, file, runPass } from "./_test_fixtures.ts";
 
 const OLD = 10 * DAY;
@@ -170,6 +171,30 @@ describe("createDiskHook() never deletes what it should not", () => {
     const result = process({ dir: join(real, "images"), names: ["a.png", "a.png", "ghost.png"] });
     expect(result).toMatchObject({ files: 1, errors: 0 });
     expect(result.skipped.vanished).toBe(2);
+  });
+
+  it.each([0, 2])("stops between chunks when the pass is aborted, deleting nothing more (threads: %i)", async (threads) => {
+    await using dir = await tempDir("disk-");
+    const path = await file(dir.path, "images/a.png", OLD);
+    const real = fs.realpathSync(dir.path);
+    const controller = new AbortController();
+    controller.abort();
+    const config: ChunkConfig = {
+      mode: "age",
+      rootLength: real.length,
+      rootDev: fs.lstatSync(real).dev,
+      cutoff: Date.now(),
+      recentAfter: Date.now(),
+      timestamp: 0,
+      dryRun: false,
+      protectName: [],
+      protectPath: [],
+      tempMarker: TEMP_MARKER,
+      referenced: null,
+      top: 0,
+    };
+    await expect(scanTrees([join(real, "images")], config, { threads, signal: controller.signal })).rejects.toMatchObject({ code: "RECLAIM_ERR_ABORTED" });
+    expect(await exists(path)).toBe(true);
   });
 
   it("rejects bad options naming the field and the value", () => {
