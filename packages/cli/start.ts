@@ -24,7 +24,7 @@ export async function start(flags: { config?: string }, definitions: readonly Ho
   collectDefaultMetrics({ register: registry });
   if (loaded.path) process.chdir(loaded.baseDir);
   const built = await buildRunners(config, { definitions, registry, logger, env: io.env, dataDir });
-  const telemetry = startTelemetry(io.env, { version: VERSION });
+  const telemetry = await startTelemetry(io.env, { version: VERSION });
 
   const exporter = createExporter({
     registry,

@@ -5,8 +5,8 @@ import { describe, expect, it } from "vitest";
 import { startTelemetry } from "./telemetry.ts";
 
 describe("startTelemetry()", () => {
-  it("does nothing without OTEL_EXPORTER_OTLP_ENDPOINT", () => {
-    expect(startTelemetry({})).toBeNull();
+  it("does nothing without OTEL_EXPORTER_OTLP_ENDPOINT", async () => {
+    expect(await startTelemetry({})).toBeNull();
   });
 
   it("exports the runner's root span over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT", async () => {
@@ -21,7 +21,7 @@ describe("startTelemetry()", () => {
     });
     await new Promise<void>((resolve) => collector.listen(0, "127.0.0.1", resolve));
     const { port } = collector.address() as AddressInfo;
-    const telemetry = startTelemetry({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` }, { version: "test" });
+    const telemetry = await startTelemetry({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` }, { version: "test" });
     expect(telemetry).not.toBeNull();
     try {
       const runner = createRunner({ name: "disk", spanName: "sweep disk", run: async () => ({ removed: 1, reclaimedBytes: 5 }) }, { enabled: true });
