@@ -1,6 +1,7 @@
 /**
- * Adapts a batch size so that each write transaction takes about `targetMs`: after each batch the size is scaled by
- * target / elapsed, at most doubling and at least halving per step, and kept within [min, max].
+ * Adapts a batch size so that each write transaction takes about half of `targetMs` (leaving room for the noise of a
+ * shared disk): after each batch the size is scaled by (target / 2) / elapsed, growing at most 1.5x and shrinking at
+ * most 4x per step, and kept within [min, max].
  */
 export class BatchSizer {
   readonly #targetMs: number;
@@ -12,7 +13,7 @@ export class BatchSizer {
     this.#targetMs = targetMs;
     this.#min = options.min ?? 16;
     this.#max = options.max ?? 200_000;
-    this.#size = Math.min(this.#max, Math.max(this.#min, options.initial ?? 256));
+    this.#size = Math.min(this.#max, Math.max(this.#min, options.initial ?? 64));
   }
 
   /** The size to use for the next batch. */
@@ -22,7 +23,7 @@ export class BatchSizer {
 
   /** Records how long a batch of the current size took. */
   record(elapsedMs: number): void {
-    const factor = Math.min(2, Math.max(0.5, (this.#targetMs * 0.8) / Math.max(elapsedMs, 0.1)));
+    const factor = Math.min(1.5, Math.max(0.25, (this.#targetMs * 0.5) / Math.max(elapsedMs, 0.1)));
     this.#size = Math.min(this.#max, Math.max(this.#min, Math.round(this.#size * factor)));
   }
 }

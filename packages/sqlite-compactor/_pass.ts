@@ -32,6 +32,8 @@ export function openDatabase(path: string, busyTimeoutMs: number): Database.Data
   db.pragma(`busy_timeout = ${Math.round(busyTimeoutMs)}`);
   // Deletes never cascade: the compactor removes exactly the rows its rules select, nothing in other tables.
   db.pragma("foreign_keys = OFF");
+  // The pass checkpoints after each batch itself (see afterBatch), outside its measured write transactions.
+  db.pragma("wal_autocheckpoint = 0");
   return db;
 }
 
@@ -48,9 +50,13 @@ export async function runPass(options: SqliteCompactorOptions, metrics: Compacto
     }
     const bytesBefore = fileBytes(options.path);
     const onTransaction = (ms: number) => metrics.transactionSeconds.observe(ms / 1000);
+    // In WAL mode, copy each batch's pages into the database right away (PASSIVE: never blocks the writer), so the
+    // service's own commits find a log already checkpointed and restart it instead of checkpointing it themselves.
+    const wal = String(db.pragma("journal_mode", { simple: true })).toLowerCase() === "wal";
+    const afterBatch = wal ? () => void db.pragma("wal_checkpoint(PASSIVE)") : undefined;
     const tables: TableResult[] = [];
     for (const shape of shapes) {
-      const result = await applyRetention(db, shape, { now: ctx.now(), signal: ctx.signal, batchTargetMs: options.batchTarget, archive, dryRun: ctx.dryRun, onTransaction });
+      const result = await applyRetention(db, shape, { now: ctx.now(), signal: ctx.signal, batchTargetMs: options.batchTarget, archive, dryRun: ctx.dryRun, onTransaction, ...(afterBatch && { afterBatch }) });
       tables.push(result);
       if (!ctx.dryRun) {
         if (result.deleted > 0) metrics.rowsRemoved.inc({ table: result.table }, result.deleted);
@@ -59,7 +65,7 @@ export async function runPass(options: SqliteCompactorOptions, metrics: Compacto
       if (result.deleted > 0) ctx.log.info({ table: result.table, deleted: result.deleted, archived: result.archived, batches: result.batches, dryRun: ctx.dryRun }, ctx.dryRun ? "rows would be removed" : "rows removed");
     }
     const analyzed = ctx.dryRun ? [] : refreshStatistics(db, tables, options.vacuum.analyzeAfterRows, ctx);
-    const vacuum = ctx.dryRun ? "dry_run" : await giveSpaceBack(db, options, metrics, ctx, onTransaction);
+    const vacuum = ctx.dryRun ? "dry_run" : await giveSpaceBack(db, options, metrics, ctx, { onTransaction, ...(afterBatch && { afterBatch }) });
     if (archive) db.exec(`DETACH DATABASE ${ARCHIVE_SCHEMA}`);
     const stats = databaseStats(db);
     const rowsDeleted = tables.reduce((sum, t) => sum + t.deleted, 0);
@@ -84,7 +90,13 @@ function refreshStatistics(db: Database.Database, tables: TableResult[], thresho
   return analyzed;
 }
 
-async function giveSpaceBack(db: Database.Database, options: SqliteCompactorOptions, metrics: CompactorMetrics, ctx: RunContext, onTransaction: (ms: number) => void): Promise<VacuumOutcome> {
+async function giveSpaceBack(
+  db: Database.Database,
+  options: SqliteCompactorOptions,
+  metrics: CompactorMetrics,
+  ctx: RunContext,
+  hooks: { onTransaction(ms: number): void; afterBatch?(): void },
+): Promise<VacuumOutcome> {
   const stats = databaseStats(db);
   let outcome: VacuumOutcome = "none";
   if (stats.autoVacuum === "none") {
@@ -114,7 +126,7 @@ async function giveSpaceBack(db: Database.Database, options: SqliteCompactorOpti
       }
     }
   } else if (stats.autoVacuum === "incremental" && stats.pageCount > 0 && stats.freePages / stats.pageCount > options.vacuum.freeRatio) {
-    const released = await incrementalVacuum(db, options.batchTarget, ctx.signal, onTransaction);
+    const released = await incrementalVacuum(db, options.batchTarget, ctx.signal, hooks);
     ctx.log.info({ pages: released, bytes: released * stats.pageSize }, "free pages given back (incremental_vacuum)");
     outcome = "incremental";
   }

@@ -20,6 +20,8 @@ export interface RetentionRun {
   dryRun: boolean;
   /** Called with each write transaction's duration in ms. */
   onTransaction?(ms: number): void;
+  /** Called after each batch, outside any transaction (the pass checkpoints the WAL there). */
+  afterBatch?(): void;
 }
 
 /**
@@ -92,6 +94,7 @@ export async function applyRetention(db: Database, shape: TableShape, run: Reten
     sizer.record(slowest);
     result.batches++;
     cursor = hi;
+    run.afterBatch?.();
     // Leave the write lock free for about as long as we held it, so writers in other processes get in.
     await sleep(Math.max(1, Math.min(run.batchTargetMs, Math.ceil(slowest))));
   }

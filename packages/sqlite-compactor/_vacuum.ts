@@ -45,7 +45,7 @@ export function convertToIncremental(db: Database): void {
  * Gives free pages back to the filesystem with `PRAGMA incremental_vacuum(N)` in steps sized to `targetMs`
  * (each step is one short write transaction), pausing between steps. Returns the pages released.
  */
-export async function incrementalVacuum(db: Database, targetMs: number, signal: AbortSignal, onTransaction?: (ms: number) => void): Promise<number> {
+export async function incrementalVacuum(db: Database, targetMs: number, signal: AbortSignal, hooks: { onTransaction?(ms: number): void; afterBatch?(): void } = {}): Promise<number> {
   const sizer = new BatchSizer(targetMs, { initial: 512, min: 16, max: 1_000_000 });
   const start = db.pragma("freelist_count", { simple: true }) as number;
   let left = start;
@@ -54,8 +54,9 @@ export async function incrementalVacuum(db: Database, targetMs: number, signal: 
     const started = performance.now();
     db.pragma(`incremental_vacuum(${Math.min(left, sizer.size)})`);
     const took = performance.now() - started;
-    onTransaction?.(took);
+    hooks.onTransaction?.(took);
     sizer.record(took);
+    hooks.afterBatch?.();
     const now = db.pragma("freelist_count", { simple: true }) as number;
     if (now >= left) break; // nothing released (another connection holds pages?): stop rather than spin
     left = now;

@@ -1,0 +1,121 @@
+// Benchmark: compact a `jobs` table of ROWS rows (3/4 terminal and past maxAge, ~1 KB of JSON each) while another
+// process inserts continuously, against the one-shot `DELETE ...; VACUUM` in the sqlite3 shell on a copy of the
+// same file. Prints the writer's stalls, file sizes, times, ratios and peak memory.
+//
+//   npx tsc -b packages/sqlite-compactor
+//   ROWS=2000000 AUTO_VACUUM=incremental RUNS=1 node packages/sqlite-compactor/bench/compact.mjs
+//
+// ROWS (default 2000000), AUTO_VACUUM of the starting file: incremental (steady state) or none (first pass does
+// the one-time conversion), RUNS: A/B pairs (medians reported), DIR: working folder (default /tmp/reclaim-sqlite-bench).
+import { execFileSync, fork, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+
+const ROWS = Number(process.env.ROWS ?? 2_000_000);
+const AUTO_VACUUM = process.env.AUTO_VACUUM ?? "incremental";
+const RUNS = Number(process.env.RUNS ?? 1);
+const DIR = process.env.DIR ?? "/tmp/reclaim-sqlite-bench";
+const DAY = 86_400_000;
+const NOW = Date.now();
+const CUTOFF_MS = 30 * DAY;
+const here = new URL(".", import.meta.url).pathname;
+
+mkdirSync(DIR, { recursive: true });
+const template = join(DIR, `template-${ROWS}-${AUTO_VACUUM}.db`);
+if (!existsSync(template)) generate(template);
+
+const results = { ours: [], baseline: [] };
+for (let run = 0; run < RUNS; run++) {
+  results.ours.push(await measure("ours", runOurs));
+  results.baseline.push(await measure("baseline", runBaseline));
+}
+report();
+
+function generate(path) {
+  const started = performance.now();
+  const db = new Database(`${path}.tmp`);
+  if (AUTO_VACUUM === "incremental") db.pragma("auto_vacuum = INCREMENTAL");
+  db.pragma("journal_mode = OFF");
+  db.pragma("synchronous = OFF");
+  db.exec("CREATE TABLE jobs (id INTEGER PRIMARY KEY, status TEXT NOT NULL, created_at INTEGER NOT NULL, payload TEXT)");
+  const insert = db.prepare("INSERT INTO jobs (status, created_at, payload) VALUES (?, ?, ?)");
+  const filler = "e".repeat(900);
+  db.transaction(() => {
+    for (let i = 0; i < ROWS; i++) {
+      // 3/4: finished 40-100 days ago (removed); 1/8: running for 90 days (kept); 1/8: finished yesterday (kept).
+      const old = i % 4 !== 0;
+      const status = old ? (i % 7 === 0 ? "failed" : "done") : i % 8 === 0 ? "running" : "done";
+      const createdAt = old ? NOW - (40 + (i % 60)) * DAY : i % 8 === 0 ? NOW - 90 * DAY : NOW - DAY;
+      insert.run(status, createdAt, JSON.stringify({ id: i, spec: { cmd: "build", args: ["--all"] }, exit: 0, stderr: filler }));
+    }
+  })();
+  db.pragma("journal_mode = WAL");
+  db.close();
+  execFileSync("mv", [`${path}.tmp`, path]);
+  console.error(`generated ${ROWS} rows in ${((performance.now() - started) / 1000).toFixed(1)} s: ${(statSync(path).size / 2 ** 20).toFixed(0)} MiB`);
+}
+
+async function measure(name, body) {
+  const path = join(DIR, `${name}.db`);
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
+  execFileSync("cp", ["--reflink=auto", template, path]);
+  execFileSync("sync");
+  const writer = fork(join(here, "writer.mjs"), [path, "5000", "2"]);
+  await once(writer, "message");
+  const started = performance.now();
+  const extra = await body(path);
+  // ours: the pass as timed inside its process (Node's start-up excluded); sqlite3: the whole shell command.
+  const ms = extra.passMs ?? performance.now() - started;
+  writer.send("stop");
+  const [{ latencies, errors }] = await once(writer, "message");
+  await once(writer, "exit");
+  const bytes = fileBytes(path);
+  const sorted = latencies.sort((a, b) => a - b);
+  const q = (p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+  const result = { name, ms, bytes, inserts: latencies.length, errors: errors.length, p50: q(0.5), p99: q(0.99), max: sorted.at(-1), ...extra };
+  console.error(JSON.stringify(result));
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
+  return result;
+}
+
+async function runOurs(path) {
+  const child = spawnSync(process.execPath, [join(here, "ours.mjs"), path, String(CUTOFF_MS)], { encoding: "utf8", maxBuffer: 1 << 24 });
+  if (child.status !== 0) throw new Error(child.stderr);
+  if (process.env.VERBOSE) process.stderr.write(child.stderr);
+  const out = JSON.parse(child.stdout.trim().split("\n").at(-1));
+  if (out.outcome !== "success") throw new Error(out.error);
+  return { passMs: out.ms, maxRssKiB: out.maxRssKiB, deleted: out.report.rowsDeleted, vacuum: out.report.vacuum };
+}
+
+async function runBaseline(path) {
+  const sql = `PRAGMA busy_timeout = 5000; DELETE FROM jobs WHERE status IN ('done', 'failed') AND created_at < ${NOW - CUTOFF_MS}; VACUUM;`;
+  const child = spawnSync("/usr/bin/time", ["-f", "%M", "sqlite3", path, sql], { encoding: "utf8" });
+  if (child.status !== 0) throw new Error(child.stderr);
+  return { maxRssKiB: Number(child.stderr.trim().split("\n").at(-1)) };
+}
+
+function fileBytes(path) {
+  return [path, `${path}-wal`].reduce((sum, f) => sum + (existsSync(f) ? statSync(f).size : 0), 0);
+}
+
+function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)];
+}
+
+function report() {
+  const m = (side, key) => median(results[side].map((r) => r[key]));
+  const mib = (b) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  const line = (label, key, fmt) => console.log(`${label.padEnd(26)} ours ${fmt(m("ours", key)).padStart(12)}   sqlite3 ${fmt(m("baseline", key)).padStart(12)}   ratio ${(m("ours", key) / m("baseline", key)).toFixed(2)}`);
+  const ms = (v) => `${v.toFixed(1)} ms`;
+  console.log(`rows ${ROWS}, auto_vacuum ${AUTO_VACUUM}, runs ${RUNS} (medians)`);
+  line("total time", "ms", (v) => `${(v / 1000).toFixed(1)} s`);
+  line("file size after", "bytes", mib);
+  line("writer stall p50", "p50", ms);
+  line("writer stall p99", "p99", ms);
+  line("writer stall max", "max", ms);
+  line("peak RSS", "maxRssKiB", (v) => `${(v / 1024).toFixed(0)} MiB`);
+  console.log(`writer inserts: ours ${m("ours", "inserts")}, sqlite3 ${m("baseline", "inserts")}; writer errors: ours ${m("ours", "errors")}, sqlite3 ${m("baseline", "errors")}`);
+}

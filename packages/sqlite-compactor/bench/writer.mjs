@@ -1,0 +1,28 @@
+// Benchmark child: a service inserting job rows continuously (one autocommit INSERT every PAUSE ms) with a
+// busy_timeout, recording how long each insert took (its stall) and any error, until the parent says "stop".
+import Database from "better-sqlite3";
+
+const [path, busyTimeout = "5000", pauseMs = "2"] = process.argv.slice(2);
+const db = new Database(path);
+db.pragma(`busy_timeout = ${Number(busyTimeout)}`);
+const insert = db.prepare("INSERT INTO jobs (status, created_at, payload) VALUES (?, ?, ?)");
+const payload = JSON.stringify({ kind: "bench-writer", stderr: "w".repeat(980) });
+const latencies = [];
+const errors = [];
+let stop = false;
+process.on("message", (m) => {
+  if (m === "stop") stop = true;
+});
+process.send("ready");
+while (!stop) {
+  const started = performance.now();
+  try {
+    insert.run("running", Date.now(), payload);
+  } catch (err) {
+    errors.push(String(err.code ?? err.message));
+  }
+  latencies.push(performance.now() - started);
+  await new Promise((resolve) => setTimeout(resolve, Number(pauseMs)));
+}
+db.close();
+process.send({ latencies, errors }, () => process.exit(0));
