@@ -22,7 +22,7 @@ export interface TrimSettings {
 }
 
 /** Points inside a trim where tests stop (or kill) the trimmer. Not part of the public API. */
-export type TrimPhase = "locked" | "archived" | "copied" | "paused" | "renamed";
+export type TrimPhase = "locked" | "archived" | "copied" | "paused" | "renamed" | "resumed";
 
 /**
  * One trim of `path` (see `trimToLastLines` for the contract). `onPhase` is awaited at each {@link TrimPhase}.
@@ -131,6 +131,9 @@ async function trimOpen(
     } finally {
       await resume();
     }
+    // The new file is in place and appenders write again. What is left is the kernel releasing the old file
+    // when its last descriptor (ours) closes: that takes time in proportion to its size, but holds nobody up.
+    await onPhase?.("resumed");
   } finally {
     await target.close().catch(() => {});
     if (!renamed) await rm(temp, { force: true });

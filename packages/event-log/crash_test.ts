@@ -81,7 +81,7 @@ describe("trimToLastLines() under SIGKILL", () => {
     for (const t of calibration) expect(await checkAndRecover(t)).toBe("new");
     const span = Math.max(...timings.map((t) => t.ms ?? 0)) * 1.5 + 2;
 
-    const phases: TrimPhase[] = ["locked", "copied", "paused", "renamed"];
+    const phases: TrimPhase[] = ["locked", "copied", "paused", "renamed", "resumed"];
     const trials = [
       ...phases.flatMap((phase) => [trial({ phase }), trial({ phase }, true)]),
       trial({ phase: "archived" }, true),
@@ -95,7 +95,7 @@ describe("trimToLastLines() under SIGKILL", () => {
       for (const t of batch) {
         const state = await checkAndRecover(t);
         states[state]++;
-        if (t.kill && "phase" in t.kill) expect(state).toBe(t.kill.phase === "renamed" ? "new" : "old");
+        if (t.kill && "phase" in t.kill) expect(state).toBe(t.kill.phase === "renamed" || t.kill.phase === "resumed" ? "new" : "old");
       }
     }
     if (process.env.DEBUG_CRASH) console.log(states, span);
