@@ -23,6 +23,14 @@ export interface DaemonOptions {
   bindMounts?: { source: string; target: string; mode?: "rw" | "ro" }[];
 }
 
+/** One JSON log line of the container (pino: `time` in ms, `msg`, `hook`, ...). */
+export interface LogLine {
+  time?: number;
+  msg?: string;
+  hook?: string;
+  [field: string]: unknown;
+}
+
 /** Prometheus samples of one scrape. */
 export class Samples {
   readonly #samples: { name: string; labels: Record<string, string>; value: number }[] = [];
@@ -97,6 +105,20 @@ export class Daemon {
     return this.#logs.join("");
   }
 
+  /** The container's JSON log lines so far (pino's and the writer's), in order; other lines are left out. */
+  logLines(): LogLine[] {
+    const lines: LogLine[] = [];
+    for (const text of this.logs().split("\n")) {
+      if (!text.startsWith("{")) continue;
+      try {
+        lines.push(JSON.parse(text) as LogLine);
+      } catch {
+        // a line still being written
+      }
+    }
+    return lines;
+  }
+
   async stop(): Promise<void> {
     await this.container.stop({ remove: true, removeVolumes: true });
   }
@@ -164,5 +186,21 @@ export async function eventually<T>(probe: () => Promise<T>, { timeoutMs = 60_00
       if (Date.now() > deadline) throw err;
       await new Promise((resolve) => setTimeout(resolve, everyMs));
     }
+  }
+}
+
+/**
+ * Prints the last lines of each container's output when a test fails, so a failure in CI explains itself.
+ *
+ * @example
+ * ```ts
+ * afterEach((ctx) => dumpLogsIfFailed(ctx.task.result?.state, daemon));
+ * ```
+ */
+export function dumpLogsIfFailed(state: string | undefined, ...daemons: (Daemon | undefined)[]): void {
+  if (state !== "fail") return;
+  for (const daemon of daemons) {
+    if (!daemon) continue;
+    console.error(`--- last output of ${daemon.container.getName()} ---\n${daemon.logs().split("\n").slice(-60).join("\n")}`);
   }
 }

@@ -72,3 +72,11 @@ export async function removeImages(images: readonly string[]): Promise<void> {
 export function repoPath(relative: string): string {
   return fileURLToPath(new URL(`../${relative}`, import.meta.url));
 }
+
+/** The images a run uses, filled in by the suite's beforeAll. */
+export interface Images {
+  /** The reclaim daemon image built for this run. */
+  daemon: string;
+  /** The busybox fixture image. */
+  busybox: string;
+}
