@@ -21,7 +21,9 @@ die() { log "$*"; exit 1; }
 
 busybox="${BUSYBOX:-/bin/busybox}"
 [ -x "$busybox" ] || die "$busybox is missing (apt-get install busybox-static)"
-file -L "$busybox" 2>/dev/null | grep -q 'statically linked' || log "warning: $busybox does not look static"
+if command -v file >/dev/null && ! file -L "$busybox" | grep -q 'statically linked'; then
+  log "warning: $busybox does not look statically linked (apt-get install busybox-static)"
+fi
 
 case "$kind" in
   node)

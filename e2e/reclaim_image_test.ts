@@ -1,5 +1,7 @@
-import { afterAll, beforeAll } from "vitest";
-import { busyboxImage, buildDaemonImage, type Images, removeImages } from "./_images.ts";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { busyboxImage, buildDaemonImage, type Images, removeImages, repoPath } from "./_images.ts";
 import { dockerHostScenario } from "./scenarios/docker_host.ts";
 import { eventsFlowScenario } from "./scenarios/events_flow.ts";
 import { noCdnScenario } from "./scenarios/no_cdn.ts";
@@ -18,6 +20,19 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (images.daemon) await removeImages([images.daemon]);
+});
+
+describe("images", () => {
+  test("every image the suite builds declares reclaim.managed=true, and so does docker/Dockerfile", async () => {
+    const run = promisify(execFile);
+    for (const image of [images.daemon, images.busybox, "reclaim/node-local:20"]) {
+      const { stdout } = await run("docker", ["image", "inspect", "--format", "{{json .Config.Labels}}", image]).catch(() => ({ stdout: "" }));
+      if (image === "reclaim/node-local:20" && stdout === "") continue; // built only where no registry is reachable
+      expect(JSON.parse(stdout) as Record<string, string>, image).toMatchObject({ "reclaim.managed": "true" });
+    }
+    const check = await run("node", [repoPath("packages/cli/dist/main.js"), "docker", "check-labels", repoPath("docker/Dockerfile")]);
+    expect(check.stdout).toContain("declare reclaim.managed=true");
+  });
 });
 
 noCdnScenario(images);

@@ -56,7 +56,8 @@ export function eventsFlowScenario(images: Images): void {
         { timeoutMs: 120_000 },
       );
       const writer = JSON.parse((await d.seed<string>("read", STATE))!) as WriterState;
-      await d.exec(["kill", "-TERM", String(writer.pid)]);
+      // node rather than kill(1): node:20-bookworm-slim has no procps.
+      await d.exec(["node", "-e", `process.kill(${writer.pid}, "SIGTERM")`]);
       const stopped = await eventually(async () => {
         const state = JSON.parse((await d.seed<string>("read", STATE))!) as WriterState;
         expect(state.stopped).toBe(true);
