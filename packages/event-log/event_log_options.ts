@@ -1,9 +1,23 @@
 import { duration, size } from "@reclaim/core";
 import { z } from "zod";
 
-/** 50 MiB, the seed's rotation threshold. */
+/**
+ * 50 MiB, the seed's rotation threshold: the default `maxBytes`.
+ *
+ * @example
+ * ```ts
+ * await trimToLastLines(path, { maxBytes: 2 * DEFAULT_MAX_BYTES });
+ * ```
+ */
 export const DEFAULT_MAX_BYTES: number = 50 * 1024 * 1024;
-/** 10,000 lines, the seed's retention. */
+/**
+ * 10,000 lines, the seed's retention: the default `keepLines`.
+ *
+ * @example
+ * ```ts
+ * await trimToLastLines(path, { keepLines: DEFAULT_KEEP_LINES / 2 });
+ * ```
+ */
 export const DEFAULT_KEEP_LINES = 10_000;
 
 /**
