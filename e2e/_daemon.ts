@@ -16,6 +16,8 @@ export interface DaemonOptions {
   config?: unknown;
   /** Seed commands (arguments of seed.mjs) run in the container, in order, before reclaim starts. */
   seed?: string[][];
+  /** Other commands run in the container after the seed commands, before reclaim starts. */
+  commands?: string[][];
   /** Size of the tmpfs at /app/.data. @default "100m" */
   tmpfsSize?: string;
   network?: StartedNetwork;
@@ -142,6 +144,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const reclaimArgs = options.config === undefined ? ["start"] : ["start", "-c", CONFIG];
   const steps = [
     ...(options.seed ?? []).map((args) => ["node", SEED, ...args].map(shellQuote).join(" ")),
+    ...(options.commands ?? []).map((command) => command.map(shellQuote).join(" ")),
     ["exec", "/usr/local/bin/reclaim-entrypoint", ...reclaimArgs].map((arg, i) => (i === 0 ? arg : shellQuote(arg))).join(" "),
   ];
   let builder = new GenericContainer(options.image)

@@ -7,9 +7,11 @@ import { mediaBytes } from "../_media.ts";
 // The write-through half of the seed: when a CDN holds the published copy, the local one can go — but only once
 // a HEAD on the CDN proves the copy is there with the same size. A real HTTP server (busybox httpd in its own
 // container, reached by name on a private network) plays the CDN; the daemon runs its embedded default with
-// RECLAIM_REMOTE_BASE_URL set, which turns on the write-through hook and the disk hook's remote mode.
+// RECLAIM_REMOTE_BASE_URL set, which turns on the write-through hook and the disk hook's remote mode. Files are
+// reported as published the way a service does, through @reclaim/write-through's recordPublished()
+// (docker/writer/publish.mjs), which appends to the publish journal the hook consumes.
 const SIZE = 256 * 1024;
-const JOURNAL = `${DATA}/.reclaim/published.jsonl`;
+const PUBLISH = "/app/writer/publish.mjs"; // the service's end-of-publish step: recordPublished()
 const local = (path: string) => `${DATA}/${path}`;
 
 const onCdn = ["images/verified.png", "videos/verified.mp4", "images/unpublished.png"];
@@ -58,7 +60,8 @@ export function withCdnScenario(images: Images): void {
         image: images.daemon,
         network,
         env: { RECLAIM_REMOTE_BASE_URL: "http://cdn/", RECLAIM_INTERVAL: "2s", RECLAIM_INITIAL_DELAY: "1s" },
-        seed: [...media, ["write", JOURNAL, published.map((p) => JSON.stringify(p)).join("\n") + "\n"]],
+        seed: [...media, ["media", local("images"), "new.png", "1", String(SIZE), "2h"]],
+        commands: [["node", PUBLISH, ...published.map((p) => (p.url ? `${p.path}=${p.url}` : p.path))]],
       });
     });
     afterEach((ctx) => dumpLogsIfFailed(ctx.task.result?.state, daemon));
@@ -77,7 +80,7 @@ export function withCdnScenario(images: Images): void {
         expect(files).not.toContain(local("videos/verified.mp4"));
       });
       const files = await present();
-      for (const path of ["images/missing.png", "images/short.png", "images/late.png", "images/unpublished.png", "images/foreign.png"]) {
+      for (const path of ["images/missing.png", "images/short.png", "images/late.png", "images/unpublished.png", "images/foreign.png", "images/new.png"]) {
         expect(files, path).toContain(local(path));
       }
       // Each deletion followed a request to the CDN for that very file.
@@ -99,12 +102,20 @@ export function withCdnScenario(images: Images): void {
       expect(files).toContain(local("images/short.png"));
     });
 
+    test("the service's usual order — upload, then record as published — gets the local copy deleted", async () => {
+      expect(await present()).toContain(local("images/new.png"));
+      await cdn!.copyContentToContainer([cdnFile("images/new.png")]);
+      await daemon!.exec(["node", PUBLISH, "images/new.png"]);
+      await eventually(async () => expect(await present()).not.toContain(local("images/new.png")));
+      expect(cdnLogs).toContain("url:/images/new.png");
+    });
+
     test("/metrics counts verified deletions and kept files", async () => {
       const metrics = await daemon!.metrics();
-      expect(metrics.sum("reclaim_write_through_files_total", { outcome: "deleted" })).toBe(3);
+      expect(metrics.sum("reclaim_write_through_files_total", { outcome: "deleted" })).toBe(4);
       expect(metrics.sum("reclaim_write_through_files_total", { outcome: "kept" })).toBeGreaterThanOrEqual(2);
-      expect(metrics.sum("reclaim_removed_total", { hook: "write-through" })).toBe(3);
-      expect(metrics.sum("reclaim_disk_removed_bytes_total", { kind: "write_through" })).toBe(3 * SIZE);
+      expect(metrics.sum("reclaim_removed_total", { hook: "write-through" })).toBe(4);
+      expect(metrics.sum("reclaim_disk_removed_bytes_total", { kind: "write_through" })).toBe(4 * SIZE);
       expect(metrics.sum("reclaim_hook_runs_total", { hook: "write-through", outcome: "failure" })).toBe(0);
     });
   });
