@@ -27,3 +27,12 @@ export class BatchSizer {
     this.#size = Math.min(this.#max, Math.max(this.#min, Math.round(this.#size * factor)));
   }
 }
+
+/**
+ * How long to leave the write lock free after a write transaction of `elapsedMs`: half as long (at least 1 ms, at
+ * most half the target). A writer in another process that waited through the transaction is retrying with
+ * SQLite's busy-handler steps (1, 2, 5, 10, 15, 20, 25 ms...), so a gap that long lets it in.
+ */
+export function pauseAfter(elapsedMs: number, targetMs: number): number {
+  return Math.max(1, Math.min(targetMs / 2, Math.ceil(elapsedMs / 2)));
+}

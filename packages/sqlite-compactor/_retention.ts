@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { throwIfAborted } from "@reclaim/core";
 import type { Database } from "better-sqlite3";
-import { BatchSizer } from "./_batch_sizer.ts";
+import { BatchSizer, pauseAfter } from "./_batch_sizer.ts";
 import type { TableShape } from "./_schema_check.ts";
 import type { TableResult } from "./report.ts";
 import { quoteIdentifier, retentionPredicate, terminalParameters, timeMsExpression } from "./_sql.ts";
@@ -95,8 +95,7 @@ export async function applyRetention(db: Database, shape: TableShape, run: Reten
     result.batches++;
     cursor = hi;
     run.afterBatch?.();
-    // Leave the write lock free for about as long as we held it, so writers in other processes get in.
-    await sleep(Math.max(1, Math.min(run.batchTargetMs, Math.ceil(slowest))));
+    await sleep(pauseAfter(slowest, run.batchTargetMs));
   }
   return result;
 }

@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { throwIfAborted } from "@reclaim/core";
 import type { Database } from "better-sqlite3";
-import { BatchSizer } from "./_batch_sizer.ts";
+import { BatchSizer, pauseAfter } from "./_batch_sizer.ts";
 import type { DatabaseStats } from "./report.ts";
 
 
@@ -60,7 +60,7 @@ export async function incrementalVacuum(db: Database, targetMs: number, signal: 
     const now = db.pragma("freelist_count", { simple: true }) as number;
     if (now >= left) break; // nothing released (another connection holds pages?): stop rather than spin
     left = now;
-    await sleep(Math.max(1, Math.min(targetMs, Math.ceil(took))));
+    await sleep(pauseAfter(took, targetMs));
   }
   return start - left;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BatchSizer } from "./_batch_sizer.ts";
+import { BatchSizer, pauseAfter } from "./_batch_sizer.ts";
 
 describe("BatchSizer", () => {
   it("grows at most 1.5x while batches are fast and shrinks at most 4x when they are slow", () => {
@@ -23,5 +23,13 @@ describe("BatchSizer", () => {
     expect(sizer.size).toBe(300);
     for (let i = 0; i < 10; i++) sizer.record(10_000);
     expect(sizer.size).toBe(10);
+  });
+});
+
+describe("pauseAfter()", () => {
+  it("leaves the lock free for half the transaction, between 1 ms and half the target", () => {
+    expect(pauseAfter(30, 50)).toBe(15);
+    expect(pauseAfter(0.2, 50)).toBe(1);
+    expect(pauseAfter(400, 50)).toBe(25);
   });
 });

@@ -1,6 +1,6 @@
 // Benchmark child: one pass of the compactor (built dist) over argv[2]; prints a JSON line with the report,
 // the pass duration and this process's peak RSS.
-import { createRunner } from "@reclaim/core";
+import { createLogger, createRunner } from "@reclaim/core";
 import { Registry } from "prom-client";
 import { createSqliteCompactorHook } from "../dist/mod.js";
 
@@ -12,7 +12,8 @@ const hook = createSqliteCompactorHook({
   tables: [{ table: "jobs", terminal: ["done", "failed"], maxAge: Number(cutoffMs), maxRows: null, timeFormat: "unix-ms" }],
 });
 const started = performance.now();
-const result = await createRunner(hook, { enabled: true }).runOnce();
+const logger = process.env.VERBOSE ? createLogger({ destination: 2 }) : undefined;
+const result = await createRunner(hook, { enabled: true, ...(logger && { logger }) }).runOnce();
 const ms = performance.now() - started;
 if (process.env.VERBOSE) console.error(await registry.getSingleMetricAsString("reclaim_sqlite_write_transaction_seconds"));
 console.log(JSON.stringify({ ms, outcome: result.outcome, error: result.error, report: result.report, maxRssKiB: process.resourceUsage().maxRSS }));
