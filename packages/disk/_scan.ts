@@ -1,4 +1,4 @@
-import { opendirSync, realpathSync, type Dir } from "node:fs";
+import { lstatSync, opendirSync, readdirSync, realpathSync } from "node:fs";
 import * as fs from "node:fs";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
@@ -9,6 +9,12 @@ import { CHUNK_WORKER_SOURCE, makeChunkProcessor, type ChunkConfig, type ChunkRe
 const CHUNK_SIZE = 512;
 /** Chunks in flight per worker, so a worker never waits for the walker. */
 const IN_FLIGHT_PER_WORKER = 3;
+/**
+ * Directories whose `st_size` is below this are listed in one `readdirSync` (about 4x cheaper per entry than
+ * `opendir`); bigger ones are streamed with `opendir`, so no more than roughly 200,000-400,000 names are held at
+ * once (tmpfs reports 20 bytes per entry, ext4 at least 12).
+ */
+const STREAM_DIRECTORY_BYTES = 4 * 1024 * 1024;
 
 /** Totals of one walk. */
 export interface ScanTotals {
@@ -25,6 +31,8 @@ export interface ScanOptions {
   /** Worker threads; 0 walks on the calling thread. */
   threads: number;
   signal?: AbortSignal | undefined;
+  /** Directories at least this big (`st_size`) are streamed with `opendir`. @default 4 MiB */
+  streamDirectoryBytes?: number;
   /** Called with each chunk's result (on the calling thread). */
   onResult?: ((result: ChunkResult) => void) | undefined;
 }
@@ -79,34 +87,46 @@ export async function scanTrees(startDirs: readonly string[], config: ChunkConfi
         await pool.next();
         continue;
       }
-      let handle: Dir;
+      let size: number;
       try {
-        if (realpathSync.native(dir) !== dir) {
+        const st = lstatSync(dir);
+        if (!st.isDirectory() || st.dev !== config.rootDev || realpathSync.native(dir) !== dir) {
           totals.skipped.movedDirectory++;
           continue;
         }
-        handle = opendirSync(dir, { bufferSize: 1024 });
+        size = st.size;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === "ENOENT" || code === "ENOTDIR") totals.skipped.vanished++;
-        else fail(`opendir ${dir}: ${(err as Error).message}`);
+        else fail(`lstat ${dir}: ${(err as Error).message}`);
         continue;
       }
       totals.directories++;
       try {
-        let names: string[] = [];
-        for (let entry = handle.readSync(); entry !== null; entry = handle.readSync()) {
-          names.push(entry.name);
-          if (names.length === CHUNK_SIZE) {
-            await submit({ dir, names });
-            names = [];
+        if (size < (options.streamDirectoryBytes ?? STREAM_DIRECTORY_BYTES)) {
+          const names = readdirSync(dir);
+          for (let start = 0; start < names.length; start += CHUNK_SIZE) await submit({ dir, names: names.slice(start, start + CHUNK_SIZE) });
+        } else {
+          const handle = opendirSync(dir, { bufferSize: 1024 });
+          try {
+            let names: string[] = [];
+            for (let entry = handle.readSync(); entry !== null; entry = handle.readSync()) {
+              names.push(entry.name);
+              if (names.length === CHUNK_SIZE) {
+                await submit({ dir, names });
+                names = [];
+              }
+            }
+            if (names.length > 0) await submit({ dir, names });
+          } finally {
+            handle.closeSync();
           }
         }
-        if (names.length > 0) await submit({ dir, names });
       } catch (err) {
-        fail(`readdir ${dir}: ${(err as Error).message}`);
-      } finally {
-        handle.closeSync();
+        if ((err as { code?: string }).code === "RECLAIM_ERR_ABORTED" || pool?.failed) throw err;
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "ENOENT" || code === "ENOTDIR") totals.skipped.vanished++;
+        else fail(`readdir ${dir}: ${(err as Error).message}`);
       }
     }
   } finally {
@@ -126,6 +146,11 @@ class ScanPool {
   #error: Error | null = null;
   #closing = false;
   pending = 0;
+
+  /** A worker failed: the walk must stop. */
+  get failed(): boolean {
+    return this.#error !== null;
+  }
 
   constructor(threads: number, config: ChunkConfig, onResult: (result: ChunkResult) => void) {
     for (let i = 0; i < threads; i++) {

@@ -197,6 +197,31 @@ describe("createDiskHook() never deletes what it should not", () => {
     expect(await exists(path)).toBe(true);
   });
 
+  it.each([0, 2])("streams very large directories with opendir and finds the same files (threads: %i)", async (threads) => {
+    await using dir = await tempDir("disk-");
+    await Promise.all(Array.from({ length: 1200 }, (_, i) => file(dir.path, `images/${i % 2 ? "sub/" : ""}f${i}.png`, i % 3 ? OLD : YOUNG)));
+    const real = fs.realpathSync(dir.path);
+    const config: ChunkConfig = {
+      mode: "age",
+      rootLength: real.length,
+      rootDev: fs.lstatSync(real).dev,
+      cutoff: Date.now() - 7 * DAY,
+      recentAfter: Date.now() - 60_000,
+      timestamp: 0,
+      dryRun: true,
+      protectName: [],
+      protectPath: [],
+      tempMarker: TEMP_MARKER,
+      referenced: null,
+      top: 0,
+    };
+    const streamed = await scanTrees([join(real, "images")], config, { threads, streamDirectoryBytes: 0 });
+    const listed = await scanTrees([join(real, "images")], config, { threads });
+    expect(streamed.files).toBe(800);
+    expect(listed.files).toBe(800);
+    expect(streamed.directories).toBe(2);
+  });
+
   it("rejects bad options naming the field and the value", () => {
     expect(() => createDiskHook({ root: "/data", pressure: { high: 1.7 } })).toThrow("Cannot create disk hook as 'pressure.high' must be at most 1: current value is 1.7");
     expect(() => createDiskHook({ root: "/data", pressure: { high: 0.5, low: 0.6 } })).toThrow(/'pressure.low' must be below pressure.high \(0.5\): current value is 0.6/);

@@ -7,6 +7,7 @@ import { auditDir, createDiskHook } from "../dist/mod.js";
 const [op, dir, threadsArg] = process.argv.slice(2);
 const threads = threadsArg === undefined ? undefined : Number(threadsArg);
 const started = performance.now();
+const cpuStart = process.cpuUsage();
 let detail;
 if (op === "audit") {
   const result = await auditDir(dir, threads === undefined ? {} : { threads });
@@ -21,4 +22,5 @@ if (op === "audit") {
   detail = { removed: result.report.removed, age: result.report.age.removed, pressure: result.report.pressure.triggered ? { removed: result.report.pressure.removed, rounds: result.report.pressure.rounds, reason: result.report.pressure.reason } : null };
 }
 const ms = performance.now() - started;
-console.log(JSON.stringify({ op, ms: Math.round(ms), maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), ...detail }));
+const cpu = process.cpuUsage(cpuStart);
+console.log(JSON.stringify({ op, ms: Math.round(ms), cpuMs: Math.round((cpu.user + cpu.system) / 1000), maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), ...detail }));

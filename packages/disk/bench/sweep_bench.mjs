@@ -37,10 +37,11 @@ function ours(op, dir) {
 
 function baseline(cmd, args) {
   const started = performance.now();
-  const result = spawnSync("/usr/bin/time", ["-f", "%M", cmd, ...args], { encoding: "utf8" });
+  const result = spawnSync("/usr/bin/time", ["-f", "%M %U %S", cmd, ...args], { encoding: "utf8" });
   const ms = performance.now() - started;
   if (result.status !== 0) throw new Error(`${cmd} failed: ${result.stderr}`);
-  return { ms: Math.round(ms), maxRssMiB: Math.round(Number(result.stderr.trim().split("\n").pop()) / 1024) };
+  const [rssKb, user, sys] = result.stderr.trim().split("\n").pop().split(" ").map(Number);
+  return { ms: Math.round(ms), cpuMs: Math.round((user + sys) * 1000), maxRssMiB: Math.round(rssKb / 1024) };
 }
 
 const median = (xs) => {
@@ -80,9 +81,11 @@ try {
 
 const m = (k) => median(samples[k].map((s) => s.ms));
 const peak = (k) => Math.max(...samples[k].map((s) => s.maxRssMiB));
+const cpu = (k) => median(samples[k].map((s) => s.cpuMs));
 const table = [
-  { case: `age sweep (${files} files, half old)`, ours_ms: m("sweep"), baseline: "find -type f -mmin +10080 -delete", baseline_ms: m("find"), ratio: +(m("sweep") / m("find")).toFixed(2), ours_peak_MiB: peak("sweep"), baseline_peak_MiB: peak("find") },
-  { case: `audit (${files} files)`, ours_ms: m("audit"), baseline: "du -sb", baseline_ms: m("du"), ratio: +(m("audit") / m("du")).toFixed(2), ours_peak_MiB: peak("audit"), baseline_peak_MiB: peak("du") },
+  { case: `age sweep (${files} files, half old)`, ours_ms: m("sweep"), baseline: "find -type f -mmin +10080 -delete", baseline_ms: m("find"), ratio: +(m("sweep") / m("find")).toFixed(2), ours_cpu_ms: cpu("sweep"), baseline_cpu_ms: cpu("find"), ours_peak_MiB: peak("sweep"), baseline_peak_MiB: peak("find") },
+  { case: `audit (${files} files)`, ours_ms: m("audit"), baseline: "du -sb", baseline_ms: m("du"), ratio: +(m("audit") / m("du")).toFixed(2), ours_cpu_ms: cpu("audit"), baseline_cpu_ms: cpu("du"), ours_peak_MiB: peak("audit"), baseline_peak_MiB: peak("du") },
 ];
 console.table(table);
+console.log(`load average at the end: ${(await import("node:os")).loadavg().map((l) => l.toFixed(1)).join(" ")} on ${(await import("node:os")).availableParallelism()} cores`);
 console.log(JSON.stringify({ rounds, files, threads: values.threads ?? "default", samples }, null, 0));
