@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { auditDir, formatAudit } from "@reclaim/disk";
-import { checkDockerfileLabels, formatLabelCheck } from "@reclaim/docker-images";
+import { checkDockerfileLabels, DEFAULT_DOCKER_LABEL, formatLabelCheck } from "@reclaim/docker-images";
 import { type Command, InvalidArgumentError } from "commander";
 import type { Io } from "./io.ts";
 import { UsageError } from "./usage_error.ts";
@@ -32,10 +32,11 @@ export function registerExtraCommands(program: Command, io: Io, setCode: (code: 
     .command("check-labels")
     .description("exit 1 when a Dockerfile does not declare the managed label the docker-images hook prunes by")
     .argument("[dockerfiles...]", "Dockerfiles to check", ["Dockerfile"])
-    .option("--label <label>", "the managed label, key=value", "reclaim.managed=true")
-    .action(async (files: string[], flags: { label: string }) => {
-      if (!/^[^=\s]+(=.*)?$/.test(flags.label)) throw new UsageError(`--label must look like key=value: current value is ${JSON.stringify(flags.label)}`);
-      const result = await checkDockerfileLabels(files.map((file) => resolve(io.cwd, file)), flags.label);
+    .option("--label <label>", "the managed label, key=value (default: RECLAIM_DOCKER_LABEL or reclaim.managed=true)")
+    .action(async (files: string[], flags: { label?: string }) => {
+      const label = flags.label ?? (io.env.RECLAIM_DOCKER_LABEL || DEFAULT_DOCKER_LABEL);
+      if (!/^[^=\s]+(=.*)?$/.test(label)) throw new UsageError(`--label must look like key=value: current value is ${JSON.stringify(label)}`);
+      const result = await checkDockerfileLabels(files.map((file) => resolve(io.cwd, file)), label);
       io.stdout(`${formatLabelCheck(result)}\n`);
       setCode(result.ok ? 0 : 1);
     });
