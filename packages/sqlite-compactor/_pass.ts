@@ -79,8 +79,12 @@ export async function runPass(options: SqliteCompactorOptions, metrics: Compacto
 
 function refreshStatistics(db: Database.Database, tables: TableResult[], threshold: number, ctx: RunContext): string[] {
   const analyzed: string[] = [];
+  const indexes = db.prepare("SELECT count(*) AS n FROM pragma_index_list(?)");
   for (const table of tables) {
     if (table.deleted < threshold) continue;
+    // Statistics only steer index choice; for a table without indexes ANALYZE would only count its rows, a full
+    // scan under the write lock.
+    if ((indexes.get(table.table) as { n: number }).n === 0) continue;
     db.pragma("analysis_limit = 1000"); // bounded: ANALYZE samples instead of scanning a large table
     db.exec(`ANALYZE main.${quoteIdentifier(table.table)}`);
     analyzed.push(table.table);

@@ -9,7 +9,14 @@ import { databaseStats } from "./_vacuum.ts";
 import type { DatabaseStats, TableResult, VacuumOutcome } from "./report.ts";
 import { sqliteCompactorOptionsSchema, type SqliteCompactorConfig, type SqliteCompactorOptions } from "./options.ts";
 
-/** Hook name, also the `hook` label. */
+/**
+ * Hook name, also the `hook` label.
+ *
+ * @example
+ * ```ts
+ * runner.status().hook === SQLITE_COMPACTOR_HOOK;
+ * ```
+ */
 export const SQLITE_COMPACTOR_HOOK = "sqlite-compactor";
 
 /** Options of {@link createSqliteCompactorHook}: the config block plus runtime objects. */

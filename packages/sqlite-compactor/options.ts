@@ -1,7 +1,14 @@
 import { duration } from "@reclaim/core";
 import { z } from "zod";
 
-/** How a table's time column stores time; see {@link TimeFormat}. */
+/**
+ * The accepted values of a rule's `timeFormat`; see {@link TimeFormat}.
+ *
+ * @example
+ * ```ts
+ * TIME_FORMATS.includes("unix-ms"); // true
+ * ```
+ */
 export const TIME_FORMATS = ["auto", "unix-s", "unix-ms", "iso8601"] as const;
 
 /**
@@ -20,7 +27,15 @@ export const TIME_FORMATS = ["auto", "unix-s", "unix-ms", "iso8601"] as const;
  */
 export type TimeFormat = (typeof TIME_FORMATS)[number];
 
-/** SQL identifiers accepted in the config: a letter or `_`, then letters, digits or `_`; at most 64 characters. */
+/**
+ * SQL identifiers accepted in the config: a letter or `_`, then letters, digits or `_`; at most 64 characters.
+ *
+ * @example
+ * ```ts
+ * IDENTIFIER_PATTERN.test("jobs");            // true
+ * IDENTIFIER_PATTERN.test('jobs"; DROP --');  // false
+ * ```
+ */
 export const IDENTIFIER_PATTERN: RegExp = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
 function identifier() {
@@ -56,7 +71,14 @@ export const retentionRuleSchema = z.strictObject({
   timeFormat: z.enum(TIME_FORMATS).default("auto"),
 });
 
-/** A resolved retention rule (durations in ms). */
+/**
+ * A resolved retention rule (durations in ms).
+ *
+ * @example
+ * ```ts
+ * const rule: RetentionRule = retentionRuleSchema.parse({ table: "jobs", terminal: ["done"] });
+ * ```
+ */
 export type RetentionRule = z.output<typeof retentionRuleSchema>;
 
 /**
@@ -94,7 +116,21 @@ export const sqliteCompactorOptionsSchema = z.strictObject({
     .prefault({}),
 });
 
-/** Input of the options schema (what a config file holds). */
+/**
+ * Input of the options schema (what a config file holds).
+ *
+ * @example
+ * ```ts
+ * const config: SqliteCompactorConfig = { path: "/data/app.db", batchTarget: "50ms" };
+ * ```
+ */
 export type SqliteCompactorConfig = z.input<typeof sqliteCompactorOptionsSchema>;
-/** Resolved options (durations in ms, defaults filled in). */
+/**
+ * Resolved options (durations in ms, defaults filled in).
+ *
+ * @example
+ * ```ts
+ * const options: SqliteCompactorOptions = sqliteCompactorOptionsSchema.parse({ path: "/data/app.db" });
+ * ```
+ */
 export type SqliteCompactorOptions = z.output<typeof sqliteCompactorOptionsSchema>;
