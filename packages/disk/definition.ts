@@ -21,12 +21,13 @@ export const diskDefinition: HookDefinition<typeof diskOptionsSchema> = defineHo
   schedule: { interval: 3_600_000, initialDelay: 60_000 },
   embeddedDefault: (env) => ({ root: env.dataDir, remote: { enabled: Boolean(env.env.RECLAIM_REMOTE_BASE_URL) } }),
   create: (options, env) => createDiskHook({ ...options, registry: env.registry }),
+  atStart: (options, env) => startupDiskAudit(options, env),
 });
 
 /**
  * The startup audit the daemon runs for the `disk` hook: when `audit.atStart` is true, audits `options.root` and
  * logs one `disk-audit` line on `env.logger`. Resolves to `undefined` when switched off or when the audit failed
- * (logged as a warning). Call it once at `reclaim start`, without awaiting it before serving.
+ * (logged as a warning). `reclaim start` calls it once through the definition's `atStart`, after serving.
  *
  * @example
  * ```ts
