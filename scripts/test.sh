@@ -17,6 +17,7 @@ status=0
 if [ "$what" = all ] || [ "$what" = unit ]; then
   echo "test: type-checking the tests (tsconfig.test.json)" >&2
   npx tsc -p tsconfig.test.json || status=1
+  npx tsc -p e2e/tsconfig.json || status=1
   npx vitest run --project unit --reporter=default --reporter=json --outputFile=.vitest/unit.json || status=1
 fi
 if [ "$what" = all ] || [ "$what" = e2e ]; then
