@@ -1,0 +1,62 @@
+import { spawn, spawnSync } from "node:child_process";
+import { readFile, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createRunner } from "@reclaim/core";
+import { tempDir } from "@reclaim/core/testing";
+import { Registry } from "prom-client";
+import { describe, expect, it } from "vitest";
+import { createExporter } from "./server.ts";
+
+const PROMETHEUS_DIR = fileURLToPath(new URL("../../docker/prometheus/", import.meta.url));
+const hasPrometheus = spawnSync("prometheus", ["--version"], { stdio: "ignore" }).status === 0;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe("a real Prometheus server", () => {
+  it.skipIf(!hasPrometheus)("scrapes reclaim's /metrics and loads reclaim's alert rules from the compose stack's config", async () => {
+    await using dir = await tempDir("prometheus-");
+    const registry = new Registry();
+    const runner = createRunner({ name: "disk", spanName: "sweep disk", run: async () => ({ removed: 4, reclaimedBytes: 4096 }) }, { registry, enabled: true });
+    await runner.runOnce();
+    const app = createExporter({ registry, runners: [runner] });
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    const target = `127.0.0.1:${(app.server.address() as { port: number }).port}`;
+
+    // The compose stack's prometheus.yml, pointed at this exporter and at the rules file in the repo.
+    const config = (await readFile(join(PROMETHEUS_DIR, "prometheus.yml"), "utf8"))
+      .replace("/etc/prometheus/reclaim.rules.yml", join(PROMETHEUS_DIR, "reclaim.rules.yml"))
+      .replace("reclaim:9464", target)
+      .replace("scrape_interval: 15s", "scrape_interval: 1s");
+    await writeFile(join(dir.path, "prometheus.yml"), config);
+    const check = spawnSync("promtool", ["check", "config", join(dir.path, "prometheus.yml")], { encoding: "utf8" });
+    expect(check.stdout + check.stderr).toContain("SUCCESS");
+
+    const port = await freePort();
+    const server = spawn("prometheus", [`--config.file=${join(dir.path, "prometheus.yml")}`, `--storage.tsdb.path=${join(dir.path, "data")}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: "ignore" });
+    try {
+      const api = `http://127.0.0.1:${port}/api/v1`;
+      let value: string | undefined;
+      for (let i = 0; i < 300 && value === undefined; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const body = (await fetch(`${api}/query?query=${encodeURIComponent('reclaim_removed_total{hook="disk"}')}`).then((r) => r.json(), () => null)) as { data?: { result: Array<{ value: [number, string] }> } } | null;
+        value = body?.data?.result[0]?.value[1];
+      }
+      expect(value).toBe("4");
+      const rules = (await (await fetch(`${api}/rules`)).json()) as { data: { groups: Array<{ name: string; rules: Array<{ name: string; health: string }> }> } };
+      const group = rules.data.groups.find((g) => g.name === "reclaim");
+      expect(group?.rules.map((rule) => rule.name)).toContain("ReclaimDiskPressure");
+      expect(group?.rules.every((rule) => rule.health !== "err")).toBe(true);
+    } finally {
+      server.kill("SIGTERM");
+      await app.close();
+    }
+  });
+});
