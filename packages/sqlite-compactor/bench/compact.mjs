@@ -6,10 +6,11 @@
 //   ROWS=2000000 AUTO_VACUUM=incremental RUNS=1 node packages/sqlite-compactor/bench/compact.mjs
 //
 // ROWS (default 2000000), AUTO_VACUUM of the starting file: incremental (steady state) or none (first pass does
-// the one-time conversion), RUNS: A/B pairs (medians reported), DIR: working folder (default /tmp/reclaim-sqlite-bench).
+// the one-time conversion), RUNS: A/B pairs (medians reported), DIR: working folder (default /tmp/reclaim-sqlite-bench),
+// ONLY=ours: skip the baseline, TRACE=1: line the writer's stalls of 50 ms or more up with the compactor's statements (all in DIR/trace.json).
 import { execFileSync, fork, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 
@@ -29,9 +30,9 @@ if (!existsSync(template)) generate(template);
 const results = { ours: [], baseline: [] };
 for (let run = 0; run < RUNS; run++) {
   results.ours.push(await measure("ours", runOurs));
-  results.baseline.push(await measure("baseline", runBaseline));
+  if (process.env.ONLY !== "ours") results.baseline.push(await measure("baseline", runBaseline));
 }
-report();
+if (results.baseline.length > 0) report();
 
 function generate(path) {
   const started = performance.now();
@@ -69,8 +70,13 @@ async function measure(name, body) {
   // ours: the pass as timed inside its process (Node's start-up excluded); sqlite3: the whole shell command.
   const ms = extra.passMs ?? performance.now() - started;
   writer.send("stop");
-  const [{ latencies, errors }] = await once(writer, "message");
+  const [{ latencies, errors, slow }] = await once(writer, "message");
   await once(writer, "exit");
+  if (extra.traced) {
+    correlate(slow, extra.traced);
+    writeFileSync(join(DIR, "trace.json"), JSON.stringify({ slow, traced: extra.traced }));
+  }
+  delete extra.traced;
   const bytes = fileBytes(path);
   const sorted = latencies.sort((a, b) => a - b);
   const q = (p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
@@ -86,7 +92,7 @@ async function runOurs(path) {
   if (process.env.VERBOSE) process.stderr.write(child.stderr);
   const out = JSON.parse(child.stdout.trim().split("\n").at(-1));
   if (out.outcome !== "success") throw new Error(out.error);
-  return { passMs: out.ms, maxRssKiB: out.maxRssKiB, deleted: out.report.rowsDeleted, vacuum: out.report.vacuum };
+  return { passMs: out.ms, maxRssKiB: out.maxRssKiB, deleted: out.report.rowsDeleted, vacuum: out.report.vacuum, ...(out.traced && { traced: out.traced }) };
 }
 
 async function runBaseline(path) {
@@ -94,6 +100,25 @@ async function runBaseline(path) {
   const child = spawnSync("/usr/bin/time", ["-f", "%M", "sqlite3", path, sql], { encoding: "utf8" });
   if (child.status !== 0) throw new Error(child.stderr);
   return { maxRssKiB: Number(child.stderr.trim().split("\n").at(-1)) };
+}
+
+// TRACE=1: for each writer stall of 50 ms or more, the compactor's statements that overlapped it; then the
+// compactor's slowest statements by kind.
+function correlate(slow, traced) {
+  for (const stall of slow.filter((s) => s.ms >= 50)) {
+    const overlapping = traced.filter((t) => t.at < stall.at + stall.ms && t.at + t.ms > stall.at - 5);
+    console.error(`writer stall ${stall.ms.toFixed(0)} ms at +${((stall.at - traced[0].at) / 1000).toFixed(2)} s:`);
+    for (const t of overlapping) console.error(`   ${(t.at - stall.at).toFixed(0).padStart(6)} ms  ${t.ms.toFixed(1).padStart(7)} ms  ${t.sql}`);
+  }
+  const kinds = new Map();
+  for (const t of traced) {
+    const kind = t.sql.replace(/\d+/g, "N").slice(0, 40);
+    const k = kinds.get(kind) ?? { n: 0, total: 0, max: 0 };
+    kinds.set(kind, { n: k.n + 1, total: k.total + t.ms, max: Math.max(k.max, t.ms) });
+  }
+  for (const [kind, k] of [...kinds].sort((a, b) => b[1].total - a[1].total).slice(0, 15)) {
+    console.error(`${String(k.n).padStart(7)} x  total ${(k.total / 1000).toFixed(1).padStart(6)} s  max ${k.max.toFixed(0).padStart(5)} ms  ${kind}`);
+  }
 }
 
 function fileBytes(path) {

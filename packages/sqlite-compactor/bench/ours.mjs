@@ -3,6 +3,9 @@
 import { createLogger, createRunner } from "@reclaim/core";
 import { Registry } from "prom-client";
 import { createSqliteCompactorHook } from "../dist/mod.js";
+import { installTrace, traced } from "./_trace.mjs";
+
+if (process.env.TRACE) installTrace();
 
 const [path, cutoffMs] = process.argv.slice(2);
 const registry = new Registry();
@@ -16,4 +19,4 @@ const logger = process.env.VERBOSE ? createLogger({ destination: 2 }) : undefine
 const result = await createRunner(hook, { enabled: true, ...(logger && { logger }) }).runOnce();
 const ms = performance.now() - started;
 if (process.env.VERBOSE) console.error(await registry.getSingleMetricAsString("reclaim_sqlite_write_transaction_seconds"));
-console.log(JSON.stringify({ ms, outcome: result.outcome, error: result.error, report: result.report, maxRssKiB: process.resourceUsage().maxRSS }));
+console.log(JSON.stringify({ ms, outcome: result.outcome, error: result.error, report: result.report, maxRssKiB: process.resourceUsage().maxRSS, ...(process.env.TRACE && { traced }) }));

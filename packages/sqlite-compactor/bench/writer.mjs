@@ -9,6 +9,8 @@ const insert = db.prepare("INSERT INTO jobs (status, created_at, payload) VALUES
 const payload = JSON.stringify({ kind: "bench-writer", stderr: "w".repeat(980) });
 const latencies = [];
 const errors = [];
+const slow = []; // inserts of 20 ms or more, with their wall-clock start
+
 let stop = false;
 process.on("message", (m) => {
   if (m === "stop") stop = true;
@@ -16,13 +18,16 @@ process.on("message", (m) => {
 process.send("ready");
 while (!stop) {
   const started = performance.now();
+  const at = performance.timeOrigin + started;
   try {
     insert.run("running", Date.now(), payload);
   } catch (err) {
     errors.push(String(err.code ?? err.message));
   }
-  latencies.push(performance.now() - started);
+  const took = performance.now() - started;
+  latencies.push(took);
+  if (took >= 20) slow.push({ at, ms: took });
   await new Promise((resolve) => setTimeout(resolve, Number(pauseMs)));
 }
 db.close();
-process.send({ latencies, errors }, () => process.exit(0));
+process.send({ latencies, errors, slow }, () => process.exit(0));
