@@ -1,13 +1,12 @@
 import { lstat, realpath } from "node:fs/promises";
-import { availableParallelism } from "node:os";
 import { formatSize, TEMP_MARKER, type Logger } from "@reclaim/core";
-import { scanTrees } from "./_scan.ts";
+import { defaultScanThreads, scanTrees } from "./_scan.ts";
 
 /** Options of {@link auditDir}. */
 export interface AuditOptions {
   /** How many of the largest files to list. @default 10 */
   top?: number;
-  /** Worker threads for the walk; 0 walks on the calling thread. @default min(4, available cores) */
+  /** Worker threads besides the calling thread (which works too); 0 walks on the calling thread alone. @default min(3, available cores - 1) */
   threads?: number;
   signal?: AbortSignal;
 }
@@ -64,7 +63,7 @@ export async function auditDir(root: string, options: AuditOptions = {}): Promis
       top,
     },
     {
-      threads: options.threads ?? Math.min(4, availableParallelism()),
+      threads: options.threads ?? defaultScanThreads(),
       signal: options.signal,
       onResult(result) {
         for (const [name, [bytes, files]] of Object.entries(result.groups ?? {})) {

@@ -1,4 +1,3 @@
-import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { parseOptions, TEMP_MARKER, type Hook, type RunContext, type RunReport } from "@reclaim/core";
 import { Registry } from "prom-client";
@@ -9,7 +8,7 @@ import { pruneReferences, readReferences, type StoreProblem } from "./references
 import { diskMetrics } from "./_disk_metrics.ts";
 import { compileProtect, resolveMediaPlan } from "./_media_plan.ts";
 import { relievePressure, type PressureOutcome } from "./_pressure.ts";
-import { scanTrees, type ScanTotals } from "./_scan.ts";
+import { defaultScanThreads, scanTrees, type ScanTotals } from "./_scan.ts";
 import type { ChunkConfig } from "./_scan_chunk.ts";
 
 /** Options of {@link createDiskHook}: the config-file options plus runtime objects. */
@@ -65,7 +64,7 @@ export function createDiskHook(options: DiskHookOptions): Hook<DiskRunReport> {
   const { registry = new Registry(), pressureBatchSize = 100_000, ...rest } = options;
   const opts: Readonly<DiskOptions> = parseOptions("disk", diskOptionsSchema, rest);
   const root = resolve(opts.root);
-  const threads = opts.threads ?? Math.min(4, availableParallelism());
+  const threads = opts.threads ?? defaultScanThreads();
   const metrics = diskMetrics(registry, opts.mount, root);
   const protect = compileProtect(opts.protect);
   const samples: UsageSample[] = [];

@@ -80,7 +80,7 @@ export const diskOptionsSchema = z.strictObject({
     .prefault({}),
   /** Passes whose used-bytes samples feed `reclaim_disk_full_forecast_seconds`. @default 24 */
   forecastSamples: z.number().int().min(3).max(10_000).default(24),
-  /** Worker threads for walking; 0 walks on the main thread. @default min(4, available cores) */
+  /** Worker threads for walking besides the main thread (which works too); 0 walks on the main thread alone. @default min(3, available cores - 1) */
   threads: z.number().int().min(0).max(64).optional(),
 });
 
