@@ -6,7 +6,7 @@ import { applyRetention, ARCHIVE_SCHEMA } from "./_retention.ts";
 import type { DatabaseStats, TableResult, VacuumOutcome } from "./report.ts";
 import { checkTables } from "./_schema_check.ts";
 import { quoteIdentifier } from "./_sql.ts";
-import { checkpoint, convertToIncremental, databaseStats, freeDiskBytes, incrementalVacuum, isEmptyDatabase } from "./_vacuum.ts";
+import { checkpoint, convertToIncremental, databaseStats, freeDiskBytes, IncrementalVacuum, isEmptyDatabase, type VacuumHooks } from "./_vacuum.ts";
 import type { SqliteCompactorOptions } from "./options.ts";
 
 /** The result of one pass, before it becomes a RunReport. */
@@ -54,9 +54,12 @@ export async function runPass(options: SqliteCompactorOptions, metrics: Compacto
     // service's own commits find a log already checkpointed and restart it instead of checkpointing it themselves.
     const wal = String(db.pragma("journal_mode", { simple: true })).toLowerCase() === "wal";
     const afterBatch = wal ? () => void db.pragma("wal_checkpoint(PASSIVE)") : undefined;
+    const hooks: VacuumHooks = { onTransaction, ...(afterBatch && { afterBatch }) };
+    const vacuum = new IncrementalVacuum(options.batchTarget);
+    const betweenBatches = ctx.dryRun ? undefined : releaseWhileDeleting(db, vacuum, options.vacuum.freeRatio, ctx.signal, hooks);
     const tables: TableResult[] = [];
     for (const shape of shapes) {
-      const result = await applyRetention(db, shape, { now: ctx.now(), signal: ctx.signal, batchTargetMs: options.batchTarget, archive, dryRun: ctx.dryRun, onTransaction, ...(afterBatch && { afterBatch }) });
+      const result = await applyRetention(db, shape, { now: ctx.now(), signal: ctx.signal, batchTargetMs: options.batchTarget, archive, dryRun: ctx.dryRun, ...hooks, ...(betweenBatches && { betweenBatches }) });
       tables.push(result);
       if (!ctx.dryRun) {
         if (result.deleted > 0) metrics.rowsRemoved.inc({ table: result.table }, result.deleted);
@@ -65,16 +68,36 @@ export async function runPass(options: SqliteCompactorOptions, metrics: Compacto
       if (result.deleted > 0) ctx.log.info({ table: result.table, deleted: result.deleted, archived: result.archived, batches: result.batches, dryRun: ctx.dryRun }, ctx.dryRun ? "rows would be removed" : "rows removed");
     }
     const analyzed = ctx.dryRun ? [] : refreshStatistics(db, tables, options.vacuum.analyzeAfterRows, ctx);
-    const vacuum = ctx.dryRun ? "dry_run" : await giveSpaceBack(db, options, metrics, ctx, { onTransaction, ...(afterBatch && { afterBatch }) });
+    const outcome = ctx.dryRun ? "dry_run" : await giveSpaceBack(db, options, metrics, ctx, vacuum, hooks);
     if (archive) db.exec(`DETACH DATABASE ${ARCHIVE_SCHEMA}`);
     const stats = databaseStats(db);
     const rowsDeleted = tables.reduce((sum, t) => sum + t.deleted, 0);
     const rowsArchived = tables.reduce((sum, t) => sum + t.archived, 0);
     const reclaimedBytes = ctx.dryRun ? stats.freePages * stats.pageSize : Math.max(0, bytesBefore - fileBytes(options.path));
-    return { tables, rowsDeleted, rowsArchived, reclaimedBytes, vacuum, analyzed, stats };
+    return { tables, rowsDeleted, rowsArchived, reclaimedBytes, vacuum: outcome, analyzed, stats };
   } finally {
     db.close();
   }
+}
+
+/**
+ * In an INCREMENTAL database, once the free pages pass `freeRatio` of the file (the rule that makes the end of the
+ * pass run incremental_vacuum anyway), gives the free pages back after every delete batch rather than all at the
+ * end. incremental_vacuum's cost per page grows with the length of the free-page list: releasing 1.5 GB of free
+ * pages in one go made each page cost ~0.15 ms, most of the pass, and steps whose cost the sizer could not predict
+ * (writer stalls of 150–530 ms). With the list kept to a few batches' worth, a page costs a few microseconds.
+ */
+function releaseWhileDeleting(db: Database.Database, vacuum: IncrementalVacuum, freeRatio: number, signal: AbortSignal, hooks: VacuumHooks): (() => Promise<void>) | undefined {
+  if (db.pragma("auto_vacuum", { simple: true }) !== 2) return undefined;
+  let releasing = false;
+  return async () => {
+    if (!releasing) {
+      const free = db.pragma("freelist_count", { simple: true }) as number;
+      const pages = db.pragma("page_count", { simple: true }) as number;
+      releasing = pages > 0 && free / pages > freeRatio;
+    }
+    if (releasing) await vacuum.release(db, signal, hooks);
+  };
 }
 
 function refreshStatistics(db: Database.Database, tables: TableResult[], threshold: number, ctx: RunContext): string[] {
@@ -99,7 +122,8 @@ async function giveSpaceBack(
   options: SqliteCompactorOptions,
   metrics: CompactorMetrics,
   ctx: RunContext,
-  hooks: { onTransaction(ms: number): void; afterBatch?(): void },
+  vacuum: IncrementalVacuum,
+  hooks: VacuumHooks,
 ): Promise<VacuumOutcome> {
   const stats = databaseStats(db);
   let outcome: VacuumOutcome = "none";
@@ -129,9 +153,11 @@ async function giveSpaceBack(
         outcome = "skipped_low_disk";
       }
     }
-  } else if (stats.autoVacuum === "incremental" && stats.pageCount > 0 && stats.freePages / stats.pageCount > options.vacuum.freeRatio) {
-    const released = await incrementalVacuum(db, options.batchTarget, ctx.signal, hooks);
-    ctx.log.info({ pages: released, bytes: released * stats.pageSize }, "free pages given back (incremental_vacuum)");
+  } else if (stats.autoVacuum === "incremental" && (vacuum.released > 0 || (stats.pageCount > 0 && stats.freePages / stats.pageCount > options.vacuum.freeRatio))) {
+    // Also when the free pages are now under the threshold because they were given back during the deletes: the
+    // last batches' pages go too.
+    await vacuum.release(db, ctx.signal, hooks);
+    ctx.log.info({ pages: vacuum.released, bytes: vacuum.released * stats.pageSize }, "free pages given back (incremental_vacuum)");
     outcome = "incremental";
   }
   if (stats.journalMode.toLowerCase() === "wal") {

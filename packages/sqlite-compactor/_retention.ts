@@ -22,6 +22,8 @@ export interface RetentionRun {
   onTransaction?(ms: number): void;
   /** Called after each batch, outside any transaction (the pass checkpoints the WAL there). */
   afterBatch?(): void;
+  /** Awaited after each batch's pause (the pass gives the pages just freed back there). */
+  betweenBatches?(): Promise<void>;
 }
 
 /**
@@ -55,7 +57,8 @@ export async function applyRetention(db: Database, shape: TableShape, run: Reten
   }
 
   if (run.archive) prepareArchiveTable(db, shape);
-  const bounds = db.prepare(`SELECT min(${rowid}) AS lo, max(${rowid}) AS hi FROM main.${table}`).safeIntegers(true).get() as { lo: bigint | null; hi: bigint | null };
+  // Two subqueries: SQLite answers a lone min() or max() from the b-tree's edge, both in one SELECT with a full scan.
+  const bounds = db.prepare(`SELECT (SELECT min(${rowid}) FROM main.${table}) AS lo, (SELECT max(${rowid}) FROM main.${table}) AS hi`).safeIntegers(true).get() as { lo: bigint | null; hi: bigint | null };
   if (bounds.lo === null || bounds.hi === null) return result;
   const windowEnd = db.prepare(`SELECT ${rowid} AS r FROM main.${table} WHERE ${rowid} > ? ORDER BY ${rowid} LIMIT 1 OFFSET ?`).safeIntegers(true).pluck();
   const window = `${rowid} > $lo AND ${rowid} <= $hi`;
@@ -96,6 +99,7 @@ export async function applyRetention(db: Database, shape: TableShape, run: Reten
     cursor = hi;
     run.afterBatch?.();
     await sleep(pauseAfter(slowest, run.batchTargetMs));
+    await run.betweenBatches?.();
   }
   return result;
 }

@@ -41,28 +41,55 @@ export function convertToIncremental(db: Database): void {
   db.exec("VACUUM");
 }
 
+/** Callbacks of {@link IncrementalVacuum.release}. */
+export interface VacuumHooks {
+  /** Called with each write transaction's duration in ms. */
+  onTransaction?(ms: number): void;
+  /** Called after each step, outside any transaction (the pass checkpoints the WAL there). */
+  afterBatch?(): void;
+}
+
 /**
- * Gives free pages back to the filesystem with `PRAGMA incremental_vacuum(N)` in steps sized to `targetMs`
- * (each step is one short write transaction), pausing between steps. Returns the pages released.
+ * Gives free pages back to the filesystem with `PRAGMA incremental_vacuum(N)` in steps sized to `targetMs` (each
+ * step is one short write transaction), pausing between steps. One instance serves a whole pass, so that the step
+ * size learnt on one call carries over to the next.
+ *
+ * Each page a step releases costs SQLite a walk of the free-page list (to take the file's last page out of it, or to
+ * find a free page low enough to move a live last page into), so a step's cost grows with the length of that list:
+ * with ~375,000 free pages (1.5 GB) a page cost ~0.15 ms and steps of the same size varied several-fold. The pass
+ * therefore releases pages while it deletes, keeping the list short (see runPass).
  */
-export async function incrementalVacuum(db: Database, targetMs: number, signal: AbortSignal, hooks: { onTransaction?(ms: number): void; afterBatch?(): void } = {}): Promise<number> {
-  const sizer = new BatchSizer(targetMs, { initial: 512, min: 16, max: 1_000_000 });
-  const start = db.pragma("freelist_count", { simple: true }) as number;
-  let left = start;
-  while (left > 0) {
-    throwIfAborted(signal);
-    const started = performance.now();
-    db.pragma(`incremental_vacuum(${Math.min(left, sizer.size)})`);
-    const took = performance.now() - started;
-    hooks.onTransaction?.(took);
-    sizer.record(took);
-    hooks.afterBatch?.();
-    const now = db.pragma("freelist_count", { simple: true }) as number;
-    if (now >= left) break; // nothing released (another connection holds pages?): stop rather than spin
-    left = now;
-    await sleep(pauseAfter(took, targetMs));
+export class IncrementalVacuum {
+  readonly #targetMs: number;
+  readonly #sizer: BatchSizer;
+  /** Pages released so far. */
+  released = 0;
+
+  constructor(targetMs: number) {
+    this.#targetMs = targetMs;
+    this.#sizer = new BatchSizer(targetMs, { initial: 64, min: 16, max: 1_000_000 });
   }
-  return start - left;
+
+  /** Releases every free page of the main database; returns how many this call released. */
+  async release(db: Database, signal: AbortSignal, hooks: VacuumHooks = {}): Promise<number> {
+    const start = db.pragma("freelist_count", { simple: true }) as number;
+    let left = start;
+    while (left > 0) {
+      throwIfAborted(signal);
+      const started = performance.now();
+      db.pragma(`incremental_vacuum(${Math.min(left, this.#sizer.size)})`);
+      const took = performance.now() - started;
+      hooks.onTransaction?.(took);
+      this.#sizer.record(took);
+      hooks.afterBatch?.();
+      const now = db.pragma("freelist_count", { simple: true }) as number;
+      if (now >= left) break; // nothing released (another connection holds pages?): stop rather than spin
+      left = now;
+      await sleep(pauseAfter(took, this.#targetMs));
+    }
+    this.released += start - left;
+    return start - left;
+  }
 }
 
 /**
