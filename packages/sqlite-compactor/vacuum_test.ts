@@ -48,6 +48,38 @@ describe("createSqliteCompactorHook() gives space back", () => {
     expect(integrityCheck(path)).toBe("ok");
   });
 
+  it("gives free pages back while it deletes, so the free-page list never holds the whole burst, and ends with none", async () => {
+    await using dir = await tempDir("sqlite-");
+    const path = join(dir.path, "app.db");
+    createJobsDatabase(path, burst(20_000), { autoVacuum: "incremental", payloadBytes: 1000 });
+    const pagesBefore = query<{ page_count: number }>(path, "PRAGMA page_count")[0]!.page_count;
+    // A second connection samples the free-page list at every turn of the event loop (the pass yields between
+    // batches): incremental_vacuum costs more per page the longer that list is, so it must stay short.
+    const observer = new Database(path, { readonly: true });
+    const freelist = observer.prepare("PRAGMA freelist_count").pluck();
+    const samples: number[] = [];
+    let sampling = true;
+    const sample = () => {
+      if (!sampling) return;
+      samples.push(freelist.get() as number);
+      setImmediate(sample);
+    };
+    sample();
+    const report = await pass({ path, batchTarget: 5, tables: [{ table: "jobs", terminal: ["done"] }] });
+    sampling = false;
+    observer.close();
+    const pagesAfter = query<{ page_count: number }>(path, "PRAGMA page_count")[0]!.page_count;
+    const released = pagesBefore - pagesAfter;
+
+    expect(report.rowsDeleted).toBe(18_000);
+    expect(report.vacuum).toBe("incremental");
+    expect(report.freePages).toBe(0);
+    expect(released).toBeGreaterThan(pagesBefore * 0.8);
+    expect(samples.length).toBeGreaterThan(10);
+    expect(Math.max(...samples)).toBeLessThan(released * 0.3);
+    expect(integrityCheck(path)).toBe("ok");
+  });
+
   it("leaves free pages alone while they are under the freeRatio threshold", async () => {
     await using dir = await tempDir("sqlite-");
     const path = join(dir.path, "app.db");
