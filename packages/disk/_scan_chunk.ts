@@ -33,6 +33,8 @@ export interface ChunkConfig {
   referenced: string[] | null;
   /** How many largest files each chunk reports (audit mode). */
   top: number;
+  /** Use `lstatSync` even where the fs binding's stat array is available (tests compare the two). @default false */
+  portableStat?: boolean;
 }
 
 /** A batch of names in one directory. */
@@ -74,6 +76,9 @@ export interface ChunkResult {
   largest: Array<[path: string, bytes: number]> | null;
 }
 
+/** Processes one chunk; `viaBinding` says whether it stats through the fs binding's array (else `lstatSync`). */
+export type ChunkProcessor = ((task: ChunkTask) => ChunkResult) & { viaBinding: boolean };
+
 /**
  * Builds the function that processes one chunk. Self-contained: shipped to worker threads as source.
  *
@@ -83,7 +88,7 @@ export interface ChunkResult {
  * const result = run({ dir: "/data/images", names: ["a.png"] });
  * ```
  */
-export function makeChunkProcessor(config: ChunkConfig, fs: typeof NodeFs): (task: ChunkTask) => ChunkResult {
+export function makeChunkProcessor(config: ChunkConfig, fs: typeof NodeFs): ChunkProcessor {
   const protectName = config.protectName.map(([source, flags]) => new RegExp(source, flags));
   const protectPath = config.protectPath.map(([source, flags]) => new RegExp(source, flags));
   const referenced = config.referenced ? new Set(config.referenced) : null;
@@ -116,7 +121,7 @@ export function makeChunkProcessor(config: ChunkConfig, fs: typeof NodeFs): (tas
   let statOf: (path: string) => Float64Array | undefined = viaStats;
   try {
     const proc = process as unknown as { permission?: unknown; binding?: (name: string) => { lstat?: unknown } };
-    const binding = proc.permission === undefined && typeof proc.binding === "function" ? proc.binding("fs") : undefined;
+    const binding = !config.portableStat && proc.permission === undefined && typeof proc.binding === "function" ? proc.binding("fs") : undefined;
     const lstat = binding?.lstat as ((path: string, bigint: false, req: undefined, throwIfNoEntry: boolean) => Float64Array | undefined) | undefined;
     if (typeof lstat === "function") {
       const direct = (path: string): Float64Array | undefined => lstat.call(binding, path, false, undefined, false);
@@ -141,7 +146,7 @@ export function makeChunkProcessor(config: ChunkConfig, fs: typeof NodeFs): (tas
   }
   const S_IFMT = 0o170000, S_IFDIR = 0o040000, S_IFREG = 0o100000, S_IFLNK = 0o120000;
 
-  return function processChunk(task: ChunkTask): ChunkResult {
+  const processChunk = (task: ChunkTask): ChunkResult => {
     const skipped = { symlink: 0, otherFilesystem: 0, protected: 0, recent: 0, temp: 0, vanished: 0, tooYoung: 0, special: 0 };
     const result: ChunkResult = {
       dirs: [],
@@ -267,6 +272,7 @@ export function makeChunkProcessor(config: ChunkConfig, fs: typeof NodeFs): (tas
     }
     return result;
   };
+  return Object.assign(processChunk, { viaBinding: statOf !== viaStats });
 }
 
 /**
