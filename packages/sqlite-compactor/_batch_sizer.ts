@@ -1,12 +1,18 @@
+/** How many recent batches the cost estimate looks back over. */
+const COST_WINDOW = 4;
+
 /**
  * Adapts a batch size so that each write transaction takes about half of `targetMs` (leaving room for the noise of a
- * shared disk): after each batch the size is scaled by (target / 2) / elapsed, growing at most 1.5x and shrinking at
- * most 4x per step, and kept within [min, max].
+ * shared disk). The cost of one unit (row, page) is estimated as the highest of the last few batches' — one fast
+ * batch among slow ones does not make the next batch big, and a cost that jumps between batches (cold pages, a
+ * busy disk) is met by batches already sized for it. The size grows at most 1.5x per batch and shrinks at once to
+ * what a slow batch's cost allows, within [min, max].
  */
 export class BatchSizer {
   readonly #targetMs: number;
   readonly #min: number;
   readonly #max: number;
+  readonly #costs: number[] = [];
   #size: number;
 
   constructor(targetMs: number, options: { initial?: number; min?: number; max?: number } = {}) {
@@ -23,8 +29,10 @@ export class BatchSizer {
 
   /** Records how long a batch of the current size took. */
   record(elapsedMs: number): void {
-    const factor = Math.min(1.5, Math.max(0.25, (this.#targetMs * 0.5) / Math.max(elapsedMs, 0.1)));
-    this.#size = Math.min(this.#max, Math.max(this.#min, Math.round(this.#size * factor)));
+    this.#costs.push(Math.max(elapsedMs, 0.1) / this.#size);
+    if (this.#costs.length > COST_WINDOW) this.#costs.shift();
+    const fits = (this.#targetMs * 0.5) / Math.max(...this.#costs);
+    this.#size = Math.min(this.#max, Math.max(this.#min, Math.round(Math.min(fits, this.#size * 1.5))));
   }
 }
 

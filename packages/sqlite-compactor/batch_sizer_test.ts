@@ -2,12 +2,22 @@ import { describe, expect, it } from "vitest";
 import { BatchSizer, pauseAfter } from "./_batch_sizer.ts";
 
 describe("BatchSizer", () => {
-  it("grows at most 1.5x while batches are fast and shrinks at most 4x when they are slow", () => {
+  it("grows at most 1.5x while batches are fast and shrinks at once to what a slow batch's cost allows", () => {
     const sizer = new BatchSizer(50, { initial: 100 });
     sizer.record(1);
     expect(sizer.size).toBe(150);
-    sizer.record(1_000);
-    expect(sizer.size).toBe(38);
+    sizer.record(150); // 1 ms a row: 25 rows fit in half the target
+    expect(sizer.size).toBe(25);
+  });
+
+  it("sizes by the slowest of the last few batches, so one fast batch does not make the next one big", () => {
+    const sizer = new BatchSizer(50, { initial: 100 });
+    sizer.record(25); // 0.25 ms a row: 100 fits
+    expect(sizer.size).toBe(100);
+    sizer.record(2.5); // 0.025 ms a row, but the batch before cost ten times that
+    expect(sizer.size).toBe(100);
+    for (let i = 0; i < 4; i++) sizer.record(sizer.size * 0.025); // the old cost leaves the window, the size grows again
+    expect(sizer.size).toBeGreaterThan(100);
   });
 
   it("settles where a batch takes about half the target", () => {
