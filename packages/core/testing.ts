@@ -10,10 +10,11 @@
  * const spans = memorySpans();
  * ```
  */
-import { execFileSync } from "node:child_process";
+import { type ChildProcess, execFileSync, fork, type ForkOptions } from "node:child_process";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import type { Tracer } from "@opentelemetry/api";
 
@@ -112,4 +113,22 @@ export const databaseUrl: string = process.env.DATABASE_URL ?? "postgres://postg
 export async function ensureDir(path: string): Promise<string> {
   await mkdir(path, { recursive: true });
   return path;
+}
+
+/** URL of the test-only loader (`ts_loader.mjs`) that lets a forked Node 20 process run TypeScript sources. */
+export const TS_LOADER: string = new URL("./ts_loader.mjs", import.meta.url).href;
+
+/**
+ * Forks a TypeScript script as a real Node process (for crash and multi-process tests): packages resolve through
+ * their `source` export condition and `.ts` files are transpiled by {@link TS_LOADER}. `options.execArgv` is added
+ * after the loader (e.g. another `--import`).
+ *
+ * @example
+ * ```ts
+ * const child = forkTs(new URL("./_test_pass_child.ts", import.meta.url), [JSON.stringify(options)], { stdio: "inherit" });
+ * ```
+ */
+export function forkTs(script: string | URL, args: readonly string[] = [], options: ForkOptions = {}): ChildProcess {
+  const path = typeof script === "string" && !script.startsWith("file:") ? script : fileURLToPath(script);
+  return fork(path, args, { ...options, execArgv: ["--conditions=source", "--import", TS_LOADER, ...(options.execArgv ?? [])] });
 }

@@ -1,6 +1,7 @@
 // Test-only ESM loader for child processes on Node 20 (no type stripping there): transpiles `.ts` files with the
-// workspace's TypeScript, caching the output in the temp folder so that later children skip loading TypeScript.
-// Use: node --conditions=source --import ./_test_ts_loader.mjs child.ts
+// workspace's TypeScript (types erased, nothing else), caching the output in the temp folder so that later children
+// skip loading TypeScript. Use `forkTs()` from `@reclaim/core/testing`, or:
+//   node --conditions=source --import @reclaim/core/ts_loader.mjs child.ts
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { register } from "node:module";

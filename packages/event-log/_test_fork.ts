@@ -1,6 +1,7 @@
 /** Test helper: forks one of this package's `_test_*_child.ts` scripts as a real Node process. */
-import { type ChildProcess, fork } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { forkTs as forkTypeScript } from "@reclaim/core/testing";
 
 const register = fileURLToPath(new URL("./_test_ts_register.mjs", import.meta.url));
 
@@ -9,9 +10,9 @@ const register = fileURLToPath(new URL("./_test_ts_register.mjs", import.meta.ur
  * `leanCore`, `@reclaim/core` is only its atomic-write and error modules (enough for the trimmer and appender).
  */
 export function forkTs(script: string, args: string[], options: { leanCore?: boolean } = {}): ChildProcess {
-  return fork(fileURLToPath(new URL(script, import.meta.url)), args, {
+  return forkTypeScript(new URL(script, import.meta.url), args, {
     env: { ...process.env, RECLAIM_TEST_LEAN_CORE: options.leanCore ? "1" : "0" },
-    execArgv: ["--conditions=source", "--import", register],
+    execArgv: ["--import", register],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
 }

@@ -1,21 +1,19 @@
-import { fork } from "node:child_process";
 import { once } from "node:events";
 import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { createRunner } from "@reclaim/core";
-import { mountTmpfs, tempDir } from "@reclaim/core/testing";
+import { forkTs, mountTmpfs, tempDir } from "@reclaim/core/testing";
 import { describe, expect, it } from "vitest";
 import { createSqliteCompactorHook } from "./compactor.ts";
 import { createJobsDatabase, DAY, integrityCheck, query, readRows, type JobRow } from "./_test_fixture.ts";
 
-const CHILD = new URL("./_test_pass_child.ts", import.meta.url).pathname;
-const LOADER = new URL("./_test_ts_loader.mjs", import.meta.url).href;
+const CHILD = new URL("./_test_pass_child.ts", import.meta.url);
 const NOW = Date.now();
 const ITERATIONS = Number(process.env.CRASH_ITERATIONS ?? 16);
 
 /** Runs one pass in a child process and SIGKILLs it after `killAfterMs` (or lets it finish when null). */
 async function passInChild(options: object, killAfterMs: number | null): Promise<{ killed: boolean; ms: number }> {
-  const child = fork(CHILD, [JSON.stringify(options)], { execArgv: ["--conditions=source", "--import", LOADER], stdio: "inherit" });
+  const child = forkTs(CHILD, [JSON.stringify(options)], { stdio: "inherit" });
   const exited = once(child, "exit");
   await once(child, "message"); // ready: modules loaded, hook created
   const started = performance.now();
