@@ -127,7 +127,8 @@ export function embeddedDefault(context: ConfigContext): Record<string, unknown>
 
 function describe(problem: ReturnType<typeof describeIssues>[number], overrides: Overrides): string {
   const from = overrides.get(problem.path);
-  const value = problem.value === undefined ? "" : `: current value is ${JSON.stringify(problem.value)}`;
+  const secret = problem.path === "exporter.token";
+  const value = problem.value === undefined || secret ? "" : `: current value is ${JSON.stringify(problem.value)}`;
   return `'${problem.path}'${from ? ` (from ${from})` : ""} ${problem.reason}${value}`;
 }
 

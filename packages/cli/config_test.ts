@@ -62,6 +62,13 @@ describe("reclaim config check", () => {
     expect(stderr).not.toMatch(/\n\s+at /);
   });
 
+  it("never prints the token, even when it refuses it", async () => {
+    const { code, stderr } = await check({}, { RECLAIM_TOKEN: "hunter2-secret" });
+    expect(code).toBe(2);
+    expect(stderr).toContain("'exporter.token' (from RECLAIM_TOKEN) must be at least 16 characters long");
+    expect(stderr).not.toContain("hunter2");
+  });
+
   it("says which environment variable set a bad value", async () => {
     const { code, stderr } = await check({}, { RECLAIM_PORT: "ninety" });
     expect(code).toBe(2);

@@ -78,7 +78,7 @@ export interface Runner<R extends RunReport = RunReport> extends AsyncDisposable
   start(): void;
   /** Aborts the pass in flight, waits for it (at most `stopTimeout`), clears timers. Idempotent. */
   stop(): Promise<void>;
-  /** Runs a pass now, or joins the pass already in flight. */
+  /** Runs a pass now, or joins the pass already in flight. After `stop()` (until `start()`), resolves `skipped`. */
   runOnce(): Promise<PassResult<R>>;
   status(): RunnerStatus;
 }
@@ -114,6 +114,7 @@ class HookRunner<R extends RunReport> implements Runner<R> {
   readonly #metrics: HookMetrics;
   #state: RunnerState = "idle";
   #started = false;
+  #stopped = false;
   #timer: NodeJS.Timeout | undefined;
   #nextRunAt: number | null = null;
   #inFlight: Promise<PassResult<R>> | undefined;
@@ -148,12 +149,22 @@ class HookRunner<R extends RunReport> implements Runner<R> {
       return;
     }
     this.#started = true;
-    this.#state = this.#inFlight ? "running" : "scheduled";
-    if (!this.#inFlight) this.#schedule(this.#initialDelay);
+    this.#stopped = false;
+    if (this.#inFlight) {
+      // A pass started by runOnce() is running: schedule the next one interval after it ends.
+      this.#state = "running";
+      void this.#inFlight.then(() => {
+        if (this.#started && !this.#timer) this.#schedule(this.#interval);
+      });
+    } else {
+      this.#state = "scheduled";
+      this.#schedule(this.#initialDelay);
+    }
   }
 
   async stop(): Promise<void> {
     this.#started = false;
+    this.#stopped = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#nextRunAt = null;
@@ -172,6 +183,10 @@ class HookRunner<R extends RunReport> implements Runner<R> {
   }
 
   runOnce(): Promise<PassResult<R>> {
+    if (this.#stopped && !this.#inFlight) {
+      // After stop() (daemon shutting down), no new pass starts: it would be neither aborted nor awaited.
+      return Promise.resolve({ outcome: "skipped", startedAt: new Date(this.#now()).toISOString(), durationMs: 0, reason: "the runner is stopped" });
+    }
     this.#inFlight ??= this.#pass().finally(() => {
       this.#inFlight = undefined;
     });
@@ -198,7 +213,12 @@ class HookRunner<R extends RunReport> implements Runner<R> {
         status.details = { error: (err as Error).message };
       }
     }
-    return jsonSafe(status);
+    try {
+      return jsonSafe(status);
+    } catch (err) {
+      // A hook's details that JSON cannot hold (a cycle, say) must not break /status.
+      return jsonSafe({ ...status, details: { error: `status details are not JSON: ${(err as Error).message}` } });
+    }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

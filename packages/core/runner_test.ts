@@ -141,6 +141,47 @@ describe("createRunner()", () => {
     never.resolve(ok);
   });
 
+  it("start() during a pass started by runOnce() schedules the next pass interval after it ends", async () => {
+    const gate = deferred();
+    const hook = countingHook(async (_ctx, call) => {
+      if (call === 1) await gate.promise;
+      return ok;
+    });
+    const runner = createRunner(hook, { initialDelay: 0, interval: 1_000, enabled: true });
+    const first = runner.runOnce();
+    runner.start();
+    expect(runner.status().state).toBe("running");
+    gate.resolve();
+    await first;
+    await vi.advanceTimersByTimeAsync(0);
+    expect(runner.status().nextRunAt).not.toBeNull();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(hook.calls).toBe(2);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(hook.calls).toBe(3);
+    await runner.stop();
+  });
+
+  it("starts no pass after stop(): runOnce() resolves skipped until start() is called again", async () => {
+    const hook = countingHook();
+    const runner = createRunner(hook, { initialDelay: 10_000, enabled: true });
+    runner.start();
+    await runner.stop();
+    expect(await runner.runOnce()).toMatchObject({ outcome: "skipped", reason: "the runner is stopped" });
+    expect(hook.calls).toBe(0);
+    runner.start();
+    expect((await runner.runOnce()).outcome).toBe("success");
+    expect(hook.calls).toBe(1);
+    await runner.stop();
+  });
+
+  it("keeps status() working when a hook's details cannot be turned into JSON", () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const runner = createRunner({ name: "odd", run: async () => ok, status: () => cyclic }, { enabled: true });
+    expect(runner.status().details).toMatchObject({ error: expect.stringContaining("status details are not JSON") });
+  });
+
   it("runOnce() joins the pass in flight instead of starting another", async () => {
     const gate = deferred();
     const hook = countingHook(async () => {
