@@ -16,7 +16,7 @@ export interface MediaPlan {
 
 /**
  * Resolves the root and checks every media folder: it must be a real directory (not a symlink, not reached
- * through one) on the root's filesystem. Returns `null` when the root does not exist.
+ * through one) on the root's filesystem, and not the root itself. Returns `null` when the root does not exist.
  */
 export async function resolveMediaPlan(root: string, mediaDirs: readonly string[]): Promise<MediaPlan | null> {
   let realRoot: string;
@@ -30,8 +30,10 @@ export async function resolveMediaPlan(root: string, mediaDirs: readonly string[
   if (!rootStat.isDirectory()) throw Object.assign(new Error(`disk root ${root} is not a directory`), { code: "ENOTDIR" });
   const plan: MediaPlan = { root: realRoot, rootDev: rootStat.dev, mediaDirs: [], refused: [] };
   for (const dir of mediaDirs) {
-    const path = join(realRoot, dir);
-    const reason = await refusal(path, rootStat.dev);
+    // join keeps a trailing slash ("images/" → ".../images/"), which realpath would not: drop it.
+    const path = join(realRoot, dir).replace(/(?<=.)\/+$/, "");
+    // The options refuse this already; checked again here because walking the root would reach the stores.
+    const reason = path === realRoot ? "is the root itself" : await refusal(path, rootStat.dev);
     if (reason === "missing") continue;
     if (reason) plan.refused.push({ dir, reason });
     else plan.mediaDirs.push(path);

@@ -226,6 +226,8 @@ describe("createDiskHook() never deletes what it should not", () => {
     expect(() => createDiskHook({ root: "/data", pressure: { high: 1.7 } })).toThrow("Cannot create disk hook as 'pressure.high' must be at most 1: current value is 1.7");
     expect(() => createDiskHook({ root: "/data", pressure: { high: 0.5, low: 0.6 } })).toThrow(/'pressure.low' must be below pressure.high \(0.5\): current value is 0.6/);
     expect(() => createDiskHook({ root: "/data", mediaDirs: ["../etc"] })).toThrow(/'mediaDirs\[0\]' must be a path relative to the root/);
+    expect(() => createDiskHook({ root: "/data", mediaDirs: ["./"], remote: { requireForAgeSweep: false } })).toThrow(/'mediaDirs\[0\]' must be a folder inside the root, not the root itself .*: current value is "\.\/"/);
+    expect(() => createDiskHook({ root: "/data", mediaDirs: ["images", "images/thumbs"] })).toThrow(/'mediaDirs\[1\]' must not be inside mediaDirs\[0\]/);
     expect(() => createDiskHook({ root: "/data", maxAge: "7 days" })).toThrow(/'maxAge' must be a duration/);
     expect(() => createDiskHook({ root: "/data", mount: "/app/.data" })).toThrow(/'mount' must be a short name/);
   });

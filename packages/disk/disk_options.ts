@@ -1,4 +1,5 @@
 import { duration } from "@reclaim/core";
+import { posix } from "node:path";
 import { z } from "zod";
 
 /** A path relative to the root that cannot climb out of it. */
@@ -6,6 +7,31 @@ const relativePath = z
   .string()
   .min(1)
   .refine((p) => !p.startsWith("/") && !p.split(/[\\/]/).includes(".."), "must be a path relative to the root without '..'");
+
+/** `images`, `./images/`, `images//x` → `images`, `images/x`; `.`, `./`, `a/..` → `.` (backslashes count as slashes). */
+function normalizedRelative(path: string): string {
+  return posix.normalize(path.replace(/\\/g, "/")).replace(/\/+$/, "") || ".";
+}
+
+/** A media folder: a relative path under the root that is not the root itself. */
+const mediaDir = relativePath.refine(
+  (p) => normalizedRelative(p) !== ".",
+  "must be a folder inside the root, not the root itself (the sweeps would reach the JSON stores, event logs and keys)",
+);
+
+/** Media folders: none may repeat another or lie inside another (the walks would visit the same files twice). */
+const mediaDirs = z.array(mediaDir).min(1).superRefine((dirs, ctx) => {
+  const normalized = dirs.map(normalizedRelative);
+  for (let j = 0; j < normalized.length; j++) {
+    for (let i = 0; i < j; i++) {
+      const [a, b] = [normalized[i]!, normalized[j]!];
+      const relation = a === b ? "repeat" : b.startsWith(`${a}/`) ? "be inside" : a.startsWith(`${b}/`) ? "contain" : null;
+      if (relation === null) continue;
+      ctx.addIssue({ code: "custom", path: [j], message: `must not ${relation} mediaDirs[${i}] (${JSON.stringify(dirs[i])})`, input: dirs[j] });
+      return;
+    }
+  }
+});
 
 const ratio = z.number().gt(0).lte(1);
 
@@ -27,8 +53,11 @@ export const diskOptionsSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be a short name of letters, digits, '_', '.' or '-'")
     .default("data"),
-  /** Media folders, relative to the root, that the sweeps may delete from. @default ["images", "videos", "voice", "bid-images"] */
-  mediaDirs: z.array(relativePath).min(1).default(["images", "videos", "voice", "bid-images"]),
+  /**
+   * Media folders, relative to the root, that the sweeps may delete from: never the root itself (`.`, `./`),
+   * never one inside another or twice. @default ["images", "videos", "voice", "bid-images"]
+   */
+  mediaDirs: mediaDirs.default(["images", "videos", "voice", "bid-images"]),
   /** Age sweep: files older than this are deleted. @default "7d" */
   maxAge: duration().default(604_800_000),
   /** Which timestamp decides a file's age; `birthtime` falls back to mtime where the filesystem lacks it. @default "mtime" */
