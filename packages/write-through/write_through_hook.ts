@@ -2,6 +2,7 @@ import { join, resolve } from "node:path";
 import { parseOptions, type Hook, type RunContext, type RunReport } from "@reclaim/core";
 import { Registry } from "prom-client";
 import type { z } from "zod";
+import { parseRemoteBase, trustedUrl, urlForPath } from "./_remote_url.ts";
 import { readJournal, readState, trimJournal, writeState, type PendingEntry } from "./_journal.ts";
 import { recordOutcomes, summarize, verifyAndDelete, type PublishedFile, type VerifyOutcome } from "./verify_upload.ts";
 import { writeThroughOptionsSchema, type WriteThroughOptions } from "./write_through_options.ts";
@@ -54,6 +55,7 @@ export function createWriteThroughHook(options: WriteThroughHookOptions): Hook<W
   const opts: Readonly<WriteThroughOptions> = parseOptions("write-through", writeThroughOptionsSchema, rest);
   const root = resolve(opts.root);
   const journal = join(root, opts.journal);
+  const base = opts.remote.baseUrl === undefined ? undefined : parseRemoteBase(opts.remote.baseUrl);
 
   function toEntry(line: string): PublishedFile | null {
     let parsed: unknown;
@@ -65,14 +67,16 @@ export function createWriteThroughHook(options: WriteThroughHookOptions): Hook<W
     if (parsed === null || typeof parsed !== "object") return null;
     const { path, url } = parsed as { path?: unknown; url?: unknown };
     if (typeof path !== "string" || path === "") return null;
-    const base = opts.remote.baseUrl;
     if (url === undefined || url === null || url === "") {
       if (!base) return null;
-      return { path, url: base.replace(/\/?$/, "/") + path.replace(/^\/+/, "") };
+      // Re-checked: `..` segments in the path must not lead the URL out of the base.
+      const derived = trustedUrl(urlForPath(base, path), base);
+      return derived === null ? null : { path, url: derived };
     }
     if (typeof url !== "string") return null;
-    if (base && !url.startsWith(base)) return null;
-    return { path, url };
+    if (!base) return { path, url };
+    const trusted = trustedUrl(url, base);
+    return trusted === null ? null : { path, url: trusted };
   }
 
   async function run(ctx: RunContext): Promise<WriteThroughRunReport> {

@@ -95,6 +95,54 @@ describe("createWriteThroughHook()", () => {
     expect(await exists(c)).toBe(false);
   });
 
+  it("trusts only URLs on the base's origin under its path, even when remote.baseUrl has no trailing slash", async () => {
+    await using dir = await tempDir("wt-hook-");
+    await using cdn = await startCdn();
+    const onPort = await local(dir.path, "images/port.png", 4);
+    cdn.objects.set("/port.png", { length: 4 });
+    await recordPublished(dir.path, [{ path: "images/port.png", url: `${cdn.base}/port.png` }]);
+    // "http://127.0.0.1" is a string prefix of the loopback server's "http://127.0.0.1:<port>": another origin.
+    const byPort = await pass(createWriteThroughHook({ root: dir.path, remote: { enabled: true, baseUrl: "http://127.0.0.1" } }));
+    expect(byPort).toMatchObject({ read: 1, invalid: 1, removed: 0 });
+    expect(await exists(onPort)).toBe(true);
+    expect(cdn.requests).toEqual([]);
+
+    const sibling = await local(dir.path, "images/sibling.png", 4);
+    const dotted = await local(dir.path, "images/dotted.png", 4);
+    const good = await local(dir.path, "images/good.png", 4);
+    cdn.objects.set("/media-private/sibling.png", { length: 4 });
+    cdn.objects.set("/private/dotted.png", { length: 4 });
+    cdn.objects.set("/media/images/good.png", { length: 4 });
+    await recordPublished(dir.path, [
+      { path: "images/sibling.png", url: `${cdn.base}/media-private/sibling.png` },
+      { path: "images/dotted.png", url: `${cdn.base}/media/../private/dotted.png` },
+      { path: "images/good.png", url: `${cdn.base}/media/images/good.png` },
+    ]);
+    const byPath = await pass(createWriteThroughHook({ root: dir.path, remote: { enabled: true, baseUrl: `${cdn.base}/media` } }));
+    expect(byPath).toMatchObject({ read: 3, invalid: 2, removed: 1 });
+    expect(await exists(sibling)).toBe(true);
+    expect(await exists(dotted)).toBe(true);
+    expect(await exists(good)).toBe(false);
+    expect(cdn.requests).toEqual(["HEAD /media/images/good.png"]);
+  });
+
+  it("percent-encodes each path segment of a line without url", async () => {
+    await using dir = await tempDir("wt-hook-");
+    await using cdn = await startCdn();
+    const hash = await local(dir.path, "images/a#b.png", 4);
+    const spaced = await local(dir.path, "images/sub dir/c?d%.png", 6);
+    // What the unencoded URL would have asked for: these must not be what decides.
+    cdn.objects.set("/media/images/a", { length: 4 });
+    cdn.objects.set("/media/images/a%23b.png", { length: 4 });
+    cdn.objects.set("/media/images/sub%20dir/c%3Fd%25.png", { length: 6 });
+    await recordPublished(dir.path, [{ path: "images/a#b.png" }, { path: "images/sub dir/c?d%.png" }]);
+    const report = await pass(createWriteThroughHook({ root: dir.path, remote: { enabled: true, baseUrl: `${cdn.base}/media` } }));
+    expect(report).toMatchObject({ read: 2, invalid: 0, removed: 2 });
+    expect(await exists(hash)).toBe(false);
+    expect(await exists(spaced)).toBe(false);
+    expect(cdn.requests.sort()).toEqual(["HEAD /media/images/a%23b.png", "HEAD /media/images/sub%20dir/c%3Fd%25.png"]);
+  });
+
   it("truncates the journal once it is fully consumed and big enough, and restarts on a replaced journal", async () => {
     await using dir = await tempDir("wt-hook-");
     await using cdn = await startCdn();
@@ -143,6 +191,7 @@ describe("createWriteThroughHook()", () => {
     expect(() => createWriteThroughHook({ root: "/data", remote: { enabled: true, baseUrl: "cdn.example" } })).toThrow(
       "Cannot create write-through hook as 'remote.baseUrl' must be an http(s) URL: current value is \"cdn.example\"",
     );
+    expect(() => createWriteThroughHook({ root: "/data", remote: { enabled: true, baseUrl: "https://user:pw@cdn.example" } })).toThrow(/'remote.baseUrl' must be an http\(s\) URL without credentials/);
     expect(() => createWriteThroughHook({ root: "/data", journal: "../x.jsonl" })).toThrow(/'journal' must be a path relative to the root/);
   });
 });

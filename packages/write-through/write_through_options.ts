@@ -1,7 +1,18 @@
 import { duration, size } from "@reclaim/core";
 import { z } from "zod";
 
-const httpUrl = z.string().regex(/^https?:\/\/[^/]+/i, "must be an http(s) URL");
+const parsesAsUrl = (value: string): boolean => {
+  try {
+    const url = new URL(value);
+    return url.username === "" && url.password === "";
+  } catch {
+    return false;
+  }
+};
+const httpUrl = z
+  .string()
+  .regex(/^https?:\/\/[^/]+/i, "must be an http(s) URL")
+  .refine(parsesAsUrl, "must be an http(s) URL without credentials");
 
 /**
  * Options of the `write-through` hook: its `hooks.write-through` block in `reclaim.config.json`.
@@ -25,7 +36,7 @@ export const writeThroughOptionsSchema = z.strictObject({
     .strictObject({
       /** Whether a remote holds the copies; when false the hook deletes nothing. @default false */
       enabled: z.boolean().default(false),
-      /** Remote base URL: journal lines without `url` use `baseUrl + path`, and lines whose `url` does not start with it are refused. @default undefined (any http(s) URL) */
+      /** Remote base URL: journal lines without `url` use `baseUrl + path` (each segment percent-encoded); lines whose `url` is not on the same origin (protocol, host, port) under the base's path (normalised to end in `/`) are refused. @default undefined (any http(s) URL) */
       baseUrl: httpUrl.optional(),
     })
     .prefault({}),
