@@ -18,12 +18,17 @@ export function archivePattern(path: string): RegExp {
 
 /**
  * Gzips bytes `[0, end)` of the open log into `events.jsonl.<UTC time>.gz` beside it (temp file, fsync, then a
- * `link` that never overwrites; the time is moved on by 1 ms while a name is taken). Returns the archive's path.
+ * `link` that never overwrites; the time is moved on by 1 ms while a name is taken). The archive gets the log's
+ * mode (and owner, when we are root): it holds the same data. Returns the archive's path.
  */
 export async function archiveHead(source: FileHandle, end: number, path: string, signal?: AbortSignal): Promise<string> {
   const temp = tempPathFor(`${path}.gz`);
-  const target = await open(temp, "wx", 0o644);
+  const log = await source.stat();
+  const target = await open(temp, "wx", 0o600);
   try {
+    // Created 0600, then given the log's exact mode (the umask does not apply to chmod).
+    await target.chmod(log.mode & 0o7777);
+    if (process.getuid?.() === 0 && (log.uid !== 0 || log.gid !== 0)) await target.chown(log.uid, log.gid).catch(() => {});
     await pipeline(
       async function* read() {
         for (let position = 0; position < end; ) {

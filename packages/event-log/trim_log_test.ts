@@ -282,6 +282,18 @@ describe("trimToLastLines()", () => {
     expect(names.map((n) => join(dir.path, n)).sort()).toEqual(archives.slice(-2));
   });
 
+  it("gives an archive the log's mode, so a private log's history stays private", async () => {
+    await using dir = await tempDir();
+    const path = join(dir.path, "events.jsonl");
+    for (const mode of [0o600, 0o640, 0o604]) {
+      await writeFile(path, numberedLines(50));
+      await chmod(path, mode);
+      const result = await trimToLastLines(path, { maxBytes: 1000, keepLines: 5, archive: { keep: 5 } });
+      expect((await stat(result.archive!)).mode & 0o7777).toBe(mode);
+      expect((await stat(path)).mode & 0o7777).toBe(mode);
+    }
+  });
+
   it("names a bad option and its value", async () => {
     await expect(trimToLastLines("/tmp/x", { maxBytes: -1 })).rejects.toThrow(/'maxBytes'.*-1/);
     await expect(trimToLastLines("/tmp/x", { keepLines: 1.5 })).rejects.toThrow(/'keepLines'/);
