@@ -16,16 +16,23 @@ export interface TableShape {
 
 const HOOK = "sqlite-compactor";
 
+/** Throws an {@link OptionRangeError} when two rules name the same table (names compare without case, as SQLite's). */
+export function checkDistinctTables(rules: readonly RetentionRule[]): void {
+  const seen = new Set<string>();
+  rules.forEach((rule, index) => {
+    if (seen.has(rule.table.toLowerCase())) throw new OptionRangeError(HOOK, `tables[${index}].table`, "is listed twice", rule.table);
+    seen.add(rule.table.toLowerCase());
+  });
+}
+
 /**
  * Checks every rule against the schema of `db` (PRAGMA table_info): the table exists, is a rowid table, and has the
  * time and status columns. Throws an {@link OptionRangeError} naming the field and the value otherwise.
  */
 export function checkTables(db: Database, rules: readonly RetentionRule[], schema = "main"): TableShape[] {
-  const seen = new Set<string>();
+  checkDistinctTables(rules);
   return rules.map((rule, index) => {
     const field = `tables[${index}]`;
-    if (seen.has(rule.table.toLowerCase())) throw new OptionRangeError(HOOK, `${field}.table`, "is listed twice", rule.table);
-    seen.add(rule.table.toLowerCase());
     const master = db
       .prepare(`SELECT type, sql FROM ${quoteIdentifier(schema)}.sqlite_schema WHERE name = ? COLLATE NOCASE AND type IN ('table', 'view')`)
       .get(rule.table) as { type: string; sql: string | null } | undefined;

@@ -1,10 +1,10 @@
 import { existsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { OptionRangeError, parseOptions, type Hook, type RunContext, type RunReport } from "@reclaim/core";
+import { OptionRangeError, parseOptions, silentLogger, type Hook, type Logger, type RunContext, type RunReport } from "@reclaim/core";
 import { Registry } from "prom-client";
 import { compactorMetrics } from "./_metrics.ts";
 import { openDatabase, runPass } from "./_pass.ts";
-import { checkTables } from "./_schema_check.ts";
+import { checkDistinctTables, checkTables } from "./_schema_check.ts";
 import { databaseStats } from "./_vacuum.ts";
 import type { DatabaseStats, TableResult, VacuumOutcome } from "./report.ts";
 import { sqliteCompactorOptionsSchema, type SqliteCompactorConfig, type SqliteCompactorOptions } from "./options.ts";
@@ -23,6 +23,8 @@ export const SQLITE_COMPACTOR_HOOK = "sqlite-compactor";
 export interface SqliteCompactorHookOptions extends SqliteCompactorConfig {
   /** Registry for the compactor's metrics. @default a private registry */
   registry?: Registry;
+  /** Where creation warns that the database could not be inspected (the check then runs at the first pass). @default silent */
+  logger?: Logger;
 }
 
 /** What one pass reports (`status().lastRun.report`, `reclaim run sqlite-compactor` output). */
@@ -62,7 +64,8 @@ export interface SqliteCompactorHook extends Hook<SqliteCompactorReport> {
  * Creates the SQLite compactor: per-table retention of terminal rows (age and count) in short adaptive batches,
  * an optional archive file, one-time conversion to `auto_vacuum=INCREMENTAL`, `incremental_vacuum`, WAL truncation
  * and statistics refresh. Throws an option error (naming the field and value) for bad options, and — when the
- * database exists — for tables or columns it does not have.
+ * database exists and can be read now — for tables or columns it does not have. A database locked or unreadable at
+ * creation is not an error: the schema check waits for the first pass (a failed pass if it is still unreadable).
  *
  * @example
  * ```ts
@@ -77,11 +80,11 @@ export interface SqliteCompactorHook extends Hook<SqliteCompactorReport> {
  * ```
  */
 export function createSqliteCompactorHook(input: SqliteCompactorHookOptions): SqliteCompactorHook {
-  const { registry, ...config } = input;
+  const { registry, logger, ...config } = input;
   const options = parseOptions(SQLITE_COMPACTOR_HOOK, sqliteCompactorOptionsSchema, config) as SqliteCompactorOptions;
   checkPaths(options);
   const metrics = compactorMetrics(registry ?? new Registry());
-  let database = inspectExisting(options);
+  let database = inspectExisting(options, logger ?? silentLogger);
   let lastPass: SqliteCompactorDetails["lastPass"] = null;
   const totals = { rowsDeleted: 0, rowsArchived: 0, bytesReclaimed: 0, passes: 0 };
 
@@ -145,19 +148,32 @@ function checkPaths(options: SqliteCompactorOptions): void {
   }
 }
 
-/** When the database already exists, checks the tables and columns now (before anything runs) and reads its figures. */
-function inspectExisting(options: SqliteCompactorOptions): DatabaseStats | null {
+/**
+ * When the database already exists, checks the tables and columns now (before anything runs) and reads its figures.
+ * Only the user's mistakes fail creation: a file that is not a SQLite database, a table or column it does not have.
+ * A database that cannot be read right now — locked by another process (`SQLITE_BUSY`), unreadable (`SQLITE_CANTOPEN`,
+ * `EACCES`), damaged (`SQLITE_CORRUPT`), gone in between — is a condition of the moment, not of the config: the check
+ * is left to the first pass (every pass checks the schema before it writes), where it fails that pass only. The
+ * inspection does not wait on locks (`busy_timeout=0`), so a busy service never delays the creation of the hook.
+ */
+function inspectExisting(options: SqliteCompactorOptions, logger: Logger): DatabaseStats | null {
+  checkDistinctTables(options.tables);
   if (!existsSync(options.path)) return null;
-  const db = openDatabase(options.path, options.busyTimeout);
+  let db: ReturnType<typeof openDatabase> | undefined;
   try {
+    db = openDatabase(options.path, 0);
     checkTables(db, options.tables);
     return databaseStats(db);
   } catch (err) {
-    if ((err as { code?: unknown }).code === "SQLITE_NOTADB") {
+    if (err instanceof OptionRangeError) throw err; // a table or column the database does not have
+    const code = (err as { code?: unknown }).code;
+    if (code === "SQLITE_NOTADB") {
       throw new OptionRangeError(SQLITE_COMPACTOR_HOOK, "path", "must be a SQLite database file", options.path);
     }
-    throw err;
+    if (typeof code !== "string") throw err; // not SQLite's nor the file system's: a bug, not a state of the database
+    logger.warn({ path: options.path, code, err }, "database cannot be inspected now: the schema check is left to the first pass");
+    return null;
   } finally {
-    db.close();
+    db?.close();
   }
 }

@@ -1,5 +1,6 @@
 import { join } from "node:path";
-import { createRunner } from "@reclaim/core";
+import { PassThrough } from "node:stream";
+import { createLogger, createRunner } from "@reclaim/core";
 import { memorySpans, tempDir } from "@reclaim/core/testing";
 import Database from "better-sqlite3";
 import { Registry } from "prom-client";
@@ -219,4 +220,57 @@ describe("createSqliteCompactorHook() observability", () => {
     expect(result.outcome).toBe("failure");
     expect(result.error).toMatch(/missing\.db does not exist/);
   });
+
+  it("is created while another connection holds an exclusive lock, fails the passes during the lock as passes and works after", async () => {
+    await using dir = await tempDir("sqlite-");
+    const path = join(dir.path, "app.db");
+    // Rollback journal: an EXCLUSIVE lock keeps readers out too, so not even the schema can be read.
+    createJobsDatabase(path, [{ id: 1, status: "done", created_at: NOW - 40 * DAY }, { id: 2, status: "running", created_at: NOW - 40 * DAY }], { journal: "delete" });
+    const locker = new Database(path);
+    locker.exec("BEGIN EXCLUSIVE");
+    const lines: string[] = [];
+    const destination = new PassThrough().on("data", (chunk: Buffer) => lines.push(chunk.toString()));
+    const tables = [{ table: "jobs", terminal: ["done"], timeFormat: "unix-ms" as const }];
+    const hook = createSqliteCompactorHook({ path, tables, busyTimeout: "10ms", logger: createLogger({ destination }) });
+    expect(hook.status().database).toBeNull();
+    expect(lines.join("")).toMatch(/"code":"SQLITE_BUSY".*schema check is left to the first pass/);
+    const runner = createRunner(hook, { now: () => NOW, enabled: true });
+    const locked = await runner.runOnce();
+    expect(locked.outcome).toBe("failure");
+    expect(locked.error).toMatch(/database is locked/);
+    expect(readRowsWhileLocked(locker)).toEqual([1, 2]);
+    locker.exec("COMMIT");
+    locker.close();
+    const after = await runner.runOnce();
+    expect(after.error).toBeUndefined();
+    expect(after.outcome).toBe("success");
+    expect([...readRows(path).keys()]).toEqual([2]);
+    expect(hook.status().database).not.toBeNull();
+  });
+
+  it("still refuses, while the database is locked or missing, the mistakes that need no database: a table listed twice", async () => {
+    await using dir = await tempDir("sqlite-");
+    const path = join(dir.path, "app.db");
+    createJobsDatabase(path, [], { journal: "delete" });
+    const locker = new Database(path);
+    locker.exec("BEGIN EXCLUSIVE");
+    try {
+      const tables = [{ table: "jobs", terminal: ["done"] }, { table: "Jobs", terminal: ["done"] }];
+      expect(() => createSqliteCompactorHook({ path, tables })).toThrow(/'tables\[1\]\.table' is listed twice/);
+      expect(() => createSqliteCompactorHook({ path: join(dir.path, "missing.db"), tables })).toThrow(/is listed twice/);
+      // A table the database does not have is only known once the schema can be read: the first pass says so.
+      const hook = createSqliteCompactorHook({ path, tables: [{ table: "nope", terminal: ["done"] }], busyTimeout: "10ms" });
+      locker.exec("COMMIT");
+      const result = await createRunner(hook, { enabled: true }).runOnce();
+      expect(result.outcome).toBe("failure");
+      expect(result.error).toMatch(/'tables\[0\]\.table' must name an existing table/);
+    } finally {
+      locker.close();
+    }
+  });
 });
+
+/** The ids of the jobs table, read through the connection holding the lock (no one else can). */
+function readRowsWhileLocked(db: Database.Database): number[] {
+  return (db.prepare("SELECT id FROM jobs ORDER BY id").all() as { id: number }[]).map((r) => r.id);
+}
