@@ -256,6 +256,16 @@ describe("createDiskHook() references", () => {
     expect(await readFile(join(dir.path, "posts.json"), "utf8")).toMatch(/^\[\n {2}\{/);
   });
 
+  it("rewrites the store in place: only the cleared values change, big integers and 1.10 stay as written", async () => {
+    await using dir = await tempDir("disk-");
+    await file(dir.path, "images/a.png", OLD);
+    const store = '{\n    "seq": 1234567890123456789,\n    "posts": [{"price": 1.10, "imageUrl": "/images/a.png", "id": 9007199254740993}]\n}\n';
+    await writeFile(join(dir.path, "posts.json"), store);
+    const report = await runPass(createDiskHook({ root: dir.path, remote: { requireForAgeSweep: false }, pressure: noPressure, threads: 0 }));
+    expect(report.references.cleared).toBe(1);
+    expect(await readFile(join(dir.path, "posts.json"), "utf8")).toBe(store.replace('"/images/a.png"', "null"));
+  });
+
   it("leaves a store that fails to parse untouched and reports it", async () => {
     await using dir = await tempDir("disk-");
     await file(dir.path, "images/a.png", OLD);

@@ -1,6 +1,7 @@
 import { lstat, readFile } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { writeFileAtomic } from "@reclaim/core";
+import { visit } from "jsonc-parser";
 
 /** Which JSON stores point at media files, and how. */
 export interface ReferenceOptions {
@@ -65,17 +66,16 @@ export async function readReferences(root: string, options: ReferenceOptions): P
   const paths = new Set<string>();
   const problems: StoreProblem[] = [];
   for (const store of options.stores) {
-    const loaded = await loadStore(root, store);
+    const loaded = await loadStore(root, store, options.fields);
     if (loaded === null) continue;
     if ("reason" in loaded) {
       problems.push(loaded);
       continue;
     }
-    visitFields(loaded.data, options.fields, (value) => {
+    for (const { value } of loaded.values) {
       const path = referencedPath(value, options.baseUrls);
       if (path !== null) paths.add(path);
-      return false;
-    });
+    }
   }
   return { paths, problems };
 }
@@ -92,8 +92,10 @@ export interface PruneResult {
 /**
  * Sets to `null` every configured field that references one of `deleted` (root-relative paths), rewriting each
  * changed store atomically (temp file, fsync, rename). Matching is on the whole root-relative path, never on
- * the file name: deleting `images/a.png` leaves `videos/a.png` alone. A store that fails to parse, or is a
- * symlink, is left untouched and reported. Indentation and a trailing newline are kept.
+ * the file name: deleting `images/a.png` leaves `videos/a.png` alone. Only the cleared string values change:
+ * `null` is spliced in where each one was, so every other byte of the store (numbers such as
+ * `1234567890123456789` or `1.10`, key order, indentation, line endings) stays as it was. A store that is not
+ * UTF-8, fails to parse, or is a symlink is left untouched and reported.
  *
  * @example
  * ```ts
@@ -105,80 +107,125 @@ export async function pruneReferences(root: string, deleted: ReadonlySet<string>
   const result: PruneResult = { cleared: 0, stores: {}, problems: [] };
   if (deleted.size === 0) return result;
   for (const store of options.stores) {
-    const loaded = await loadStore(root, store);
+    const loaded = await loadStore(root, store, options.fields);
     if (loaded === null) continue;
     if ("reason" in loaded) {
       result.problems.push(loaded);
       continue;
     }
-    const cleared = visitFields(loaded.data, options.fields, (value) => {
+    const cleared = loaded.values.filter(({ value }) => {
       const path = referencedPath(value, options.baseUrls);
       return path !== null && deleted.has(path);
     });
-    if (cleared === 0) continue;
+    if (cleared.length === 0) continue;
     if (!options.dryRun) {
+      const text = spliceNulls(loaded.text, cleared);
+      if (!parses(text)) {
+        result.problems.push({ store, reason: "would not parse after clearing its fields; left untouched" });
+        continue;
+      }
       try {
-        const text = JSON.stringify(loaded.data, null, loaded.indent) + (loaded.trailingNewline ? "\n" : "");
+        // writeFileAtomic keeps the replaced file's owner too (when running as root): never write around it.
         await writeFileAtomic(join(root, store), text, { mode: loaded.mode });
       } catch (err) {
         result.problems.push({ store, reason: `could not be rewritten: ${(err as Error).message}` });
         continue;
       }
     }
-    result.cleared += cleared;
-    result.stores[store] = cleared;
+    result.cleared += cleared.length;
+    result.stores[store] = cleared.length;
   }
   return result;
 }
 
+/** A string value of a configured field, and where its token (quotes included) sits in the store's text. */
+interface FieldValue {
+  value: string;
+  offset: number;
+  length: number;
+}
+
 interface LoadedStore {
-  data: unknown;
-  indent: string;
-  trailingNewline: boolean;
+  text: string;
+  values: FieldValue[];
   mode: number;
 }
 
-async function loadStore(root: string, store: string): Promise<LoadedStore | StoreProblem | null> {
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+async function loadStore(root: string, store: string, fields: readonly string[]): Promise<LoadedStore | StoreProblem | null> {
   const path = join(root, store);
-  let text: string;
+  let bytes: Buffer;
   let mode: number;
   try {
     const st = await lstat(path);
     if (st.isSymbolicLink()) return { store, reason: "is a symlink; left untouched" };
     if (!st.isFile()) return { store, reason: "is not a regular file" };
     mode = st.mode & 0o777;
-    text = await readFile(path, "utf8");
+    bytes = await readFile(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
     return { store, reason: `could not be read: ${(err as Error).message}` };
   }
+  let text: string;
   try {
-    const data: unknown = JSON.parse(text);
-    const indent = /^[[{]\r?\n([ \t]+)/.exec(text)?.[1] ?? "";
-    return { data, indent, trailingNewline: text.endsWith("\n"), mode };
+    // Fatal on bad bytes: decoding them to U+FFFD and writing that back would change the store elsewhere.
+    text = utf8.decode(bytes);
+  } catch {
+    return { store, reason: "is not valid UTF-8" };
+  }
+  try {
+    JSON.parse(text); // the strict grammar decides what is JSON; the visitor below only locates the values
   } catch (err) {
     return { store, reason: `does not parse as JSON: ${(err as Error).message}` };
   }
+  const values = locateFieldValues(text, new Set(fields));
+  if (values === null) return { store, reason: "could not be scanned for its fields" };
+  return { text, values, mode };
 }
 
-/** Visits every `field` of every object in `data`; sets it to null when `clear` says so. Returns the count. */
-function visitFields(data: unknown, fields: readonly string[], clear: (value: unknown) => boolean): number {
-  let cleared = 0;
-  const stack: unknown[] = [data];
-  while (stack.length > 0) {
-    const node = stack.pop();
-    if (Array.isArray(node)) {
-      for (const item of node) if (item !== null && typeof item === "object") stack.push(item);
-    } else if (node !== null && typeof node === "object") {
-      const record = node as Record<string, unknown>;
-      for (const field of fields) {
-        if (Object.hasOwn(record, field) && clear(record[field])) {
-          record[field] = null;
-          cleared++;
-        }
-      }
-      for (const value of Object.values(record)) if (value !== null && typeof value === "object") stack.push(value);
-    }
+/**
+ * Every string value of a property named in `fields`, in objects at any depth, with its source position; `null`
+ * if the scanner reports an error. A value that is an object or array is descended into, never matched.
+ */
+function locateFieldValues(text: string, fields: ReadonlySet<string>): FieldValue[] | null {
+  const values: FieldValue[] = [];
+  let valueOfField = false;
+  let failed = false;
+  visit(
+    text,
+    {
+      onObjectProperty: (property) => void (valueOfField = fields.has(property)),
+      onObjectBegin: () => void (valueOfField = false),
+      onArrayBegin: () => void (valueOfField = false),
+      onLiteralValue: (value: unknown, offset, length) => {
+        if (valueOfField && typeof value === "string") values.push({ value, offset, length });
+        valueOfField = false;
+      },
+      onError: () => void (failed = true),
+    },
+    { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false },
+  );
+  return failed ? null : values;
+}
+
+/** `text` with each located value (in source order) replaced by `null`. */
+function spliceNulls(text: string, values: readonly FieldValue[]): string {
+  const parts: string[] = [];
+  let at = 0;
+  for (const { offset, length } of values) {
+    parts.push(text.slice(at, offset), "null");
+    at = offset + length;
   }
-  return cleared;
+  parts.push(text.slice(at));
+  return parts.join("");
+}
+
+function parses(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

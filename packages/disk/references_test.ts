@@ -60,6 +60,57 @@ describe("pruneReferences()", () => {
     expect(result.cleared).toBe(0);
   });
 
+  it("changes only the cleared values: big integers, decimals, key order, indentation and escapes survive byte for byte", async () => {
+    await using dir = await tempDir("refs-");
+    const store = [
+      "{\r",
+      '   "version": 1.10, "id": 1234567890123456789, "ratio": 1e2,\r',
+      '   "posts": [ { "title": "caf\\u00e9 \u{1F600}", "imageUrl":   "/images/a.png?v=1",\r',
+      '                "z": -0.0, "videoUrl": "/videos/keep.mp4", "a": [] },\r',
+      '              {"imageUrl":"http://localhost:3000/images/a.png","nested":{"image\\u0055rl":"./images/b.png"}},\r',
+      '              {"imageUrl": {"imageUrl": "/images/b.png"}, "title": "imageUrl", "list": ["/images/a.png"]} ]\r',
+      "}",
+    ].join("\n");
+    await writeFile(join(dir.path, "posts.json"), store);
+    const result = await pruneReferences(dir.path, new Set(["images/a.png", "images/b.png"]), {
+      stores: ["posts.json"],
+      fields: ["imageUrl", "videoUrl"],
+      baseUrls: ["http://localhost:3000/"],
+    });
+    expect(result).toEqual({ cleared: 4, stores: { "posts.json": 4 }, problems: [] });
+    const expected = store
+      .replace('"imageUrl":   "/images/a.png?v=1"', '"imageUrl":   null')
+      .replace('"imageUrl":"http://localhost:3000/images/a.png"', '"imageUrl":null')
+      .replace('"image\\u0055rl":"./images/b.png"', '"image\\u0055rl":null')
+      .replace('{"imageUrl": "/images/b.png"}', '{"imageUrl": null}');
+    expect(await readFile(join(dir.path, "posts.json"), "utf8")).toBe(expected);
+    expect(expected).toContain('"id": 1234567890123456789');
+    expect(expected).toContain('"list": ["/images/a.png"]');
+  });
+
+  it.each([
+    ["a trailing comma", '[{"imageUrl": "/images/a.png"},]'],
+    ["a comment", '[{"imageUrl": "/images/a.png"} // first\n]'],
+    ["a single-quoted string", "[{'imageUrl': '/images/a.png'}]"],
+    ["a truncated write", '[{"imageUrl": "/images/a.png"}, {"imageUrl": "/ima'],
+  ])("leaves a store with %s untouched and reports it", async (_, text) => {
+    await using dir = await tempDir("refs-");
+    await writeFile(join(dir.path, "posts.json"), text);
+    const result = await pruneReferences(dir.path, new Set(["images/a.png"]), { stores: ["posts.json"], fields: ["imageUrl"] });
+    expect(result.cleared).toBe(0);
+    expect(result.problems).toEqual([{ store: "posts.json", reason: expect.stringMatching(/^does not parse as JSON: /) }]);
+    expect(await readFile(join(dir.path, "posts.json"), "utf8")).toBe(text);
+  });
+
+  it("leaves a store that is not valid UTF-8 untouched, byte for byte", async () => {
+    await using dir = await tempDir("refs-");
+    const bytes = Buffer.concat([Buffer.from('[{"title": "'), Buffer.from([0xff, 0xfe]), Buffer.from('", "imageUrl": "/images/a.png"}]')]);
+    await writeFile(join(dir.path, "posts.json"), bytes);
+    const result = await pruneReferences(dir.path, new Set(["images/a.png"]), { stores: ["posts.json"], fields: ["imageUrl"] });
+    expect(result).toEqual({ cleared: 0, stores: {}, problems: [{ store: "posts.json", reason: "is not valid UTF-8" }] });
+    expect((await readFile(join(dir.path, "posts.json"))).equals(bytes)).toBe(true);
+  });
+
   it("readReferences() lists referenced paths and reports unparsable stores", async () => {
     await using dir = await tempDir("refs-");
     await writeFile(join(dir.path, "posts.json"), JSON.stringify([{ imageUrl: "/images/a.png", videoUrl: "https://cdn/x.mp4" }]));
