@@ -1,8 +1,10 @@
 import { lstat, realpath, unlink } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, sep } from "node:path";
 import { trace, type Tracer } from "@opentelemetry/api";
-import { hookMetrics, silentLogger, type Logger } from "@reclaim/core";
+import { hookMetrics, parseOptions, silentLogger, type Logger } from "@reclaim/core";
 import { Registry } from "prom-client";
+import { z } from "zod";
+import { compileDeletionScope, deletionScopeFields, type DeletionScope } from "./_deletion_scope.ts";
 import { writeThroughMetrics } from "./_metrics.ts";
 
 /** One local file and the URL of its remote copy. */
@@ -15,8 +17,9 @@ export interface PublishedFile {
 
 /**
  * What happened to one file: `deleted` (remote copy verified, local copy removed; `would-delete` in a dry run),
- * `kept` (not verified: the local copy stays, `retry` says whether trying later can help) or `skipped` (not a
- * local file inside the root, or already gone).
+ * `kept` (not verified: the local copy stays, `retry` says whether trying later can help) or `skipped` (never
+ * deletable: outside the root, not inside a media folder, protected, the publish journal, a symlink, not a regular
+ * file; or already gone). `reason` says which.
  */
 export interface VerifyOutcome {
   path: string;
@@ -39,16 +42,45 @@ export interface VerifyOptions {
   concurrency?: number;
   /** Verify, delete nothing. @default false */
   dryRun?: boolean;
+  /** Media folders, relative to the root: only files inside one (at any depth) may be deleted. @default ["images", "videos", "voice", "bid-images"] */
+  mediaDirs?: readonly string[];
+  /** Globs never deleted (picomatch, `dot: true`): without a slash they match the file name, with one the root-relative path. @default ["*.json", "*keypair*", "*.key"] */
+  protect?: readonly string[];
+  /** Publish journal, relative to the root: never deleted, nor its `.state` (the default journal never either). @default ".reclaim/published.jsonl" */
+  journal?: string;
+}
+
+const scopeSchema = z.strictObject({ ...deletionScopeFields, journal: z.string().min(1).optional() });
+
+/** Validates `mediaDirs`/`protect` (throwing `RECLAIM_ERR_INVALID_OPTION` naming the field) and compiles them. */
+function scopeOf(options: VerifyOptions): DeletionScope {
+  const { mediaDirs, protect, journal } = options;
+  const input = { ...(mediaDirs === undefined ? {} : { mediaDirs: [...mediaDirs] }), ...(protect === undefined ? {} : { protect: [...protect] }), ...(journal === undefined ? {} : { journal }) };
+  return compileDeletionScope(parseOptions("write-through", scopeSchema, input));
 }
 
 const HTTP = /^https?:\/\//i;
+const GONE = "local file is already gone";
+const EMPTY = "empty local path";
+const ALREADY_URL = "local entry is already a URL";
+/** Skip reasons that are routine (nothing to do), as opposed to an entry naming a file write-through never deletes. */
+const ROUTINE_SKIPS: ReadonlySet<string> = new Set([GONE, EMPTY, ALREADY_URL]);
 
 /**
  * Verifies each remote copy with `HEAD` (200 and a `Content-Length` equal to the local size) and only then
- * deletes the local file; re-checks just before unlinking that the local file is unchanged. Never deletes outside
- * `root`, through a symlink, or anything but a regular file. Never throws for one file: each gets an outcome.
+ * deletes the local file; re-checks just before unlinking that the local file is unchanged. Only files inside a
+ * media folder (`mediaDirs`) and not protected (`protect`) are considered; never the publish journal or its state.
+ * Never deletes outside `root`, through a symlink, or anything but a regular file. Never throws for one file: each
+ * gets an outcome. Throws `RECLAIM_ERR_INVALID_OPTION` for bad `mediaDirs`/`protect`.
+ *
+ * @example
+ * ```ts
+ * const outcomes = await verifyAndDelete([{ path: "images/a.png", url: "https://cdn.example/images/a.png" }], { root: "/app/.data" });
+ * outcomes[0]?.outcome; // "deleted" once the CDN serves the same number of bytes
+ * ```
  */
 export async function verifyAndDelete(files: readonly PublishedFile[], options: VerifyOptions): Promise<VerifyOutcome[]> {
+  const scope = scopeOf(options);
   const realRoot = await realpath(options.root);
   const rootDev = (await lstat(realRoot)).dev;
   const outcomes: VerifyOutcome[] = new Array<VerifyOutcome>(files.length);
@@ -58,7 +90,7 @@ export async function verifyAndDelete(files: readonly PublishedFile[], options: 
       const index = next++;
       const file = files[index]!;
       try {
-        outcomes[index] = await verifyOne(file, realRoot, rootDev, options);
+        outcomes[index] = await verifyOne(file, realRoot, rootDev, scope, options);
       } catch (err) {
         outcomes[index] = { path: file.path, url: file.url, outcome: "kept", reason: `unexpected error: ${(err as Error).message}`, retry: true };
       }
@@ -68,20 +100,22 @@ export async function verifyAndDelete(files: readonly PublishedFile[], options: 
   return outcomes;
 }
 
-async function verifyOne(file: PublishedFile, realRoot: string, rootDev: number, options: VerifyOptions): Promise<VerifyOutcome> {
+async function verifyOne(file: PublishedFile, realRoot: string, rootDev: number, scope: DeletionScope, options: VerifyOptions): Promise<VerifyOutcome> {
   const base = { path: file.path, url: file.url };
-  if (typeof file.path !== "string" || file.path.trim() === "") return { ...base, outcome: "skipped", reason: "empty local path" };
-  if (HTTP.test(file.path)) return { ...base, outcome: "skipped", reason: "local entry is already a URL" };
+  if (typeof file.path !== "string" || file.path.trim() === "") return { ...base, outcome: "skipped", reason: EMPTY };
+  if (HTTP.test(file.path)) return { ...base, outcome: "skipped", reason: ALREADY_URL };
   if (typeof file.url !== "string" || !HTTP.test(file.url)) return { ...base, outcome: "kept", reason: "no http(s) remote URL", retry: false };
   const local = isAbsolute(file.path) ? file.path : join(realRoot, file.path);
   const rel = relative(realRoot, local);
   if (rel === "" || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return { ...base, outcome: "skipped", reason: "outside the root" };
+  const refusal = scope.refusal(rel.split(sep).join("/"));
+  if (refusal) return { ...base, outcome: "skipped", reason: refusal };
   let before;
   try {
     if ((await realpath(dirname(local))) !== dirname(local)) return { ...base, outcome: "skipped", reason: "reached through a symlink" };
     before = await lstat(local);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { ...base, outcome: "skipped", reason: "local file is already gone" };
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { ...base, outcome: "skipped", reason: GONE };
     throw err;
   }
   if (before.isSymbolicLink()) return { ...base, outcome: "skipped", reason: "local path is a symlink" };
@@ -108,7 +142,7 @@ async function verifyOne(file: PublishedFile, realRoot: string, rootDev: number,
   try {
     await unlink(local);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { ...base, outcome: "skipped", reason: "local file is already gone" };
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { ...base, outcome: "skipped", reason: GONE };
     return { ...base, outcome: "kept", reason: `unlink failed: ${(err as Error).message}`, retry: false };
   }
   return { ...base, outcome: "deleted", bytes: before.size };
@@ -147,6 +181,7 @@ export interface AfterPublishResult {
  * ```
  */
 export async function afterPublish(localPaths: readonly string[], remoteUrls: readonly string[], options: AfterPublishOptions): Promise<AfterPublishResult> {
+  scopeOf(options); // bad mediaDirs/protect throw even while the remote is disabled
   if (!options.remoteEnabled) return { deleted: 0, bytes: 0, files: [] };
   const tracer = options.tracer ?? trace.getTracer("reclaim");
   const log = (options.logger ?? silentLogger).child({ hook: "write-through" });
@@ -159,6 +194,7 @@ export async function afterPublish(localPaths: readonly string[], remoteUrls: re
       recordOutcomes(registry, outcomes, options.dryRun ?? false);
       if (!options.dryRun && result.deleted > 0) hookMetrics(registry).removed.inc({ hook: "write-through", kind: "write_through" }, result.deleted);
       for (const o of outcomes) if (o.outcome === "kept") log.warn({ path: o.path, reason: o.reason }, "local copy kept: remote copy not verified");
+      for (const o of outcomes) if (isRefusal(o)) log.warn({ path: o.path, reason: o.reason }, "local file skipped: never deleted by write-through");
       if (result.deleted > 0) log.info({ deleted: result.deleted, bytes: result.bytes, dryRun: options.dryRun ?? false }, "deleted local copies of uploaded files");
       span.setAttributes({ "reclaim.write_through.files": outcomes.length, "reclaim.write_through.deleted": result.deleted, "reclaim.reclaimed_bytes": result.bytes, "reclaim.dry_run": options.dryRun ?? false });
       return result;
@@ -166,6 +202,20 @@ export async function afterPublish(localPaths: readonly string[], remoteUrls: re
       span.end();
     }
   });
+}
+
+/**
+ * Whether an outcome is a refusal: `skipped` because the entry named a file write-through never deletes (outside
+ * the root, outside the media folders, protected, the journal, a symlink...), as opposed to a routine skip (empty
+ * entry, entry already a URL, file already gone).
+ *
+ * @example
+ * ```ts
+ * isRefusal({ path: "posts.json", url: "https://cdn.example/posts.json", outcome: "skipped", reason: 'protected (matches "*.json")' }); // true
+ * ```
+ */
+export function isRefusal(outcome: VerifyOutcome): boolean {
+  return outcome.outcome === "skipped" && !ROUTINE_SKIPS.has(outcome.reason ?? "");
 }
 
 /** Counts deleted (or would-delete) files and their bytes. */

@@ -89,6 +89,64 @@ describe("afterPublish()", () => {
     ]);
   });
 
+  it("deletes only media files that are not protected, whatever remote copy the caller names", async () => {
+    await using dir = await tempDir("wt-");
+    await using cdn = await startCdn();
+    const rels = [
+      "posts.json",
+      "app.db",
+      "images/meta.json",
+      "images/signer-keypair.bin",
+      "images/.id.key",
+      "images/../posts.json",
+      ".reclaim/published.jsonl",
+      ".reclaim/published.jsonl.state",
+      "images/ok.png",
+      "bid-images/nested/deep/ok.jpg",
+    ];
+    for (const rel of new Set(rels.map((r) => join(r)))) await local(dir.path, rel, 9);
+    rels.forEach((_, i) => cdn.objects.set(`/${i}`, { length: 9 }));
+    const result = await afterPublish(
+      rels,
+      rels.map((_, i) => `${cdn.base}/${i}`),
+      { root: dir.path, remoteEnabled: true },
+    );
+    expect(result.files.map((f) => [f.path, f.outcome, f.reason])).toEqual([
+      ["posts.json", "skipped", 'protected (matches "*.json")'],
+      ["app.db", "skipped", "not inside a media folder"],
+      ["images/meta.json", "skipped", 'protected (matches "*.json")'],
+      ["images/signer-keypair.bin", "skipped", 'protected (matches "*keypair*")'],
+      ["images/.id.key", "skipped", 'protected (matches "*.key")'],
+      ["images/../posts.json", "skipped", 'protected (matches "*.json")'],
+      [".reclaim/published.jsonl", "skipped", "the publish journal, its state or a file being written"],
+      [".reclaim/published.jsonl.state", "skipped", "the publish journal, its state or a file being written"],
+      ["images/ok.png", "deleted", undefined],
+      ["bid-images/nested/deep/ok.jpg", "deleted", undefined],
+    ]);
+    for (const rel of rels.slice(0, 8)) expect(await exists(join(dir.path, rel)), rel).toBe(true);
+    expect(await exists(join(dir.path, "images/ok.png"))).toBe(false);
+    // Refused entries are decided locally: no HEAD is sent for them.
+    expect(cdn.requests.sort()).toEqual(["HEAD /8", "HEAD /9"]);
+  });
+
+  it("honours custom mediaDirs and path protect globs, and rejects bad ones naming the field", async () => {
+    await using dir = await tempDir("wt-");
+    await using cdn = await startCdn();
+    const rels = ["images/a.png", "media/images/b.png", "media/images/keep/c.png", "media/images-old/d.png"];
+    for (const rel of rels) await local(dir.path, rel, 3);
+    rels.forEach((_, i) => cdn.objects.set(`/${i}`, { length: 3 }));
+    const result = await afterPublish(
+      rels,
+      rels.map((_, i) => `${cdn.base}/${i}`),
+      { root: dir.path, remoteEnabled: true, mediaDirs: ["media/images/"], protect: ["media/images/keep/**"] },
+    );
+    expect(result.files.map((f) => f.reason ?? f.outcome)).toEqual(["not inside a media folder", "deleted", 'protected (matches "media/images/keep/**")', "not inside a media folder"]);
+    expect(await exists(join(dir.path, "images/a.png"))).toBe(true);
+    expect(await exists(join(dir.path, "media/images/keep/c.png"))).toBe(true);
+    await expect(afterPublish([], [], { root: dir.path, remoteEnabled: false, mediaDirs: ["../etc"] })).rejects.toThrow(/'mediaDirs\[0\]' must be a path relative to the root/);
+    await expect(afterPublish([], [], { root: dir.path, remoteEnabled: true, protect: [""] })).rejects.toThrow(/'protect\[0\]'/);
+  });
+
   it("does nothing when the remote is disabled", async () => {
     await using dir = await tempDir("wt-");
     await using cdn = await startCdn();

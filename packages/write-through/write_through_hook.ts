@@ -4,7 +4,7 @@ import { Registry } from "prom-client";
 import type { z } from "zod";
 import { parseRemoteBase, trustedUrl, urlForPath } from "./_remote_url.ts";
 import { readJournal, readState, trimJournal, writeState, type PendingEntry } from "./_journal.ts";
-import { recordOutcomes, summarize, verifyAndDelete, type PublishedFile, type VerifyOutcome } from "./verify_upload.ts";
+import { isRefusal, recordOutcomes, summarize, verifyAndDelete, type PublishedFile, type VerifyOutcome } from "./verify_upload.ts";
 import { writeThroughOptionsSchema, type WriteThroughOptions } from "./write_through_options.ts";
 
 /** Options of {@link createWriteThroughHook}: the config-file options plus runtime objects. */
@@ -30,6 +30,10 @@ export interface WriteThroughRunReport extends RunReport {
   restarted: boolean;
   /** Files kept this pass, with the reason (at most 20). */
   kept: Array<{ path: string; reason: string }>;
+  /** Entries naming a file write-through never deletes (outside the media folders, protected, the journal, a symlink...), with the reason (at most 20). */
+  refused: Array<{ path: string; reason: string }>;
+  /** Number of such entries this pass. */
+  refusedCount: number;
   /** Why nothing was done, when so. */
   reason?: string;
 }
@@ -80,7 +84,7 @@ export function createWriteThroughHook(options: WriteThroughHookOptions): Hook<W
   }
 
   async function run(ctx: RunContext): Promise<WriteThroughRunReport> {
-    const report: WriteThroughRunReport = { removed: 0, reclaimedBytes: 0, removedByKind: { write_through: 0 }, read: 0, invalid: 0, pending: 0, dropped: 0, trimmed: false, restarted: false, kept: [] };
+    const report: WriteThroughRunReport = { removed: 0, reclaimedBytes: 0, removedByKind: { write_through: 0 }, read: 0, invalid: 0, pending: 0, dropped: 0, trimmed: false, restarted: false, kept: [], refused: [], refusedCount: 0 };
     if (!opts.remote.enabled) {
       report.reason = "remote.enabled is false";
       return report;
@@ -100,9 +104,13 @@ export function createWriteThroughHook(options: WriteThroughHookOptions): Hook<W
       }
     }
     const entries = [...state.pending, ...fresh];
-    const outcomes: VerifyOutcome[] = entries.length > 0 ? await verifyAndDelete(entries, { root, timeoutMs: opts.timeout, concurrency: opts.concurrency, dryRun: ctx.dryRun }) : [];
+    const outcomes: VerifyOutcome[] = entries.length > 0 ? await verifyAndDelete(entries, { root, timeoutMs: opts.timeout, concurrency: opts.concurrency, dryRun: ctx.dryRun, mediaDirs: opts.mediaDirs, protect: opts.protect, journal: opts.journal }) : [];
     const pending: PendingEntry[] = [];
     outcomes.forEach((o, i) => {
+      if (isRefusal(o)) {
+        report.refusedCount++;
+        if (report.refused.length < 20) report.refused.push({ path: o.path, reason: o.reason ?? "" });
+      }
       if (o.outcome !== "kept") return;
       const entry = entries[i]!;
       if (report.kept.length < 20) report.kept.push({ path: o.path, reason: o.reason ?? "" });
@@ -132,6 +140,7 @@ export function createWriteThroughHook(options: WriteThroughHookOptions): Hook<W
     }
 
     if (report.invalid > 0) ctx.log.warn({ invalid: report.invalid, journal: opts.journal }, "skipped journal lines that are not valid entries");
+    if (report.refusedCount > 0) ctx.log.warn({ refused: report.refusedCount, examples: report.refused.slice(0, 5) }, "skipped journal entries naming files write-through never deletes");
     if (report.dropped > 0) ctx.log.warn({ dropped: report.dropped, retryFor: opts.retryFor }, "gave up verifying some remote copies; the local copies stay");
     if (summary.deleted > 0) ctx.log.info({ deleted: summary.deleted, bytes: summary.bytes, pending: report.pending, dryRun: ctx.dryRun }, ctx.dryRun ? "would delete local copies of verified uploads" : "deleted local copies of verified uploads");
     ctx.span.setAttributes({
@@ -139,6 +148,7 @@ export function createWriteThroughHook(options: WriteThroughHookOptions): Hook<W
       "reclaim.write_through.deleted": summary.deleted,
       "reclaim.write_through.pending": report.pending,
       "reclaim.write_through.invalid": report.invalid,
+      "reclaim.write_through.refused": report.refusedCount,
       "reclaim.write_through.trimmed": report.trimmed,
     });
     return report;

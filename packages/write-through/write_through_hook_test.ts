@@ -143,6 +143,39 @@ describe("createWriteThroughHook()", () => {
     expect(cdn.requests.sort()).toEqual(["HEAD /media/images/a%23b.png", "HEAD /media/images/sub%20dir/c%3Fd%25.png"]);
   });
 
+  it("never deletes the journal, its state, protected files or files outside the media folders named by journal lines", async () => {
+    await using dir = await tempDir("wt-hook-");
+    await using cdn = await startCdn();
+    const hook = createWriteThroughHook({ root: dir.path, remote: { enabled: true, baseUrl: cdn.base } });
+    await recordPublished(dir.path, [{ path: "images/first.png" }]);
+    await pass(hook); // writes the state file
+    const journal = join(dir.path, ".reclaim", "published.jsonl");
+    const victims = ["posts.json", "app.db", "images/node-keypair", "images/tls.key"];
+    for (const rel of victims) await local(dir.path, rel, 5);
+    const ok = await local(dir.path, "videos/ok.mp4", 5);
+    await recordPublished(dir.path, [...victims, ".reclaim/published.jsonl", ".reclaim/published.jsonl.state", "videos/ok.mp4"].map((path) => ({ path })));
+    // A remote "copy" of each, the same size as the local file.
+    for (const rel of [...victims, "videos/ok.mp4"]) cdn.objects.set(`/${rel}`, { length: 5 });
+    cdn.objects.set("/.reclaim/published.jsonl", { length: (await stat(journal)).size });
+    cdn.objects.set("/.reclaim/published.jsonl.state", { length: (await stat(`${journal}.state`)).size });
+    cdn.requests.length = 0;
+    const report = await pass(hook);
+    expect(report).toMatchObject({ read: 7, invalid: 0, removed: 1, pending: 0, refusedCount: 6 });
+    expect(report.refused.map((r) => r.reason)).toEqual([
+      'protected (matches "*.json")',
+      "not inside a media folder",
+      'protected (matches "*keypair*")',
+      'protected (matches "*.key")',
+      "the publish journal, its state or a file being written",
+      "the publish journal, its state or a file being written",
+    ]);
+    for (const rel of victims) expect(await exists(join(dir.path, rel)), rel).toBe(true);
+    expect(await exists(journal)).toBe(true);
+    expect(await exists(`${journal}.state`)).toBe(true);
+    expect(await exists(ok)).toBe(false);
+    expect(cdn.requests).toEqual(["HEAD /videos/ok.mp4"]);
+  });
+
   it("truncates the journal once it is fully consumed and big enough, and restarts on a replaced journal", async () => {
     await using dir = await tempDir("wt-hook-");
     await using cdn = await startCdn();
@@ -207,6 +240,8 @@ describe("writeThroughDefinition", () => {
     expect(writeThroughDefinition.options.parse({ root: "/data" })).toEqual({
       root: "/data",
       journal: ".reclaim/published.jsonl",
+      mediaDirs: ["images", "videos", "voice", "bid-images"],
+      protect: ["*.json", "*keypair*", "*.key"],
       remote: { enabled: false },
       timeout: 10_000,
       concurrency: 4,
