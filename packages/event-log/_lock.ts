@@ -4,62 +4,45 @@
  *
  * - `rotate`: held by the one trimmer working on the log (created with `link`, which fails if it exists).
  * - `pause`: created by the `rotate` holder just before it swaps the file; appenders do not write while it is live.
- * - `w-<pid>-<id>@<host>`: an appender's "writing now" flag, present only around one `write(2)`.
+ * - `w-<id>.<owner>`: an appender's "writing now" flag, present only around one `write(2)`.
  *
  * Mutual exclusion is Dekker's: an appender creates its flag, then looks for `pause`; the trimmer creates
- * `pause`, then lists the flags and waits until none is live. Whichever comes second sees the first. A record
- * belongs to a dead owner (stale) when its pid is gone or a zombie on this host, or, for another host (a shared
- * volume), when it is older than {@link FOREIGN_STALE_MS}. Local file systems only (not NFS).
+ * `pause`, then lists the flags and waits until none is live. Whichever comes second sees the first. Every record
+ * names its owner process (pid, start time, per-process nonce, machine, host: see `_identity.ts`); a record
+ * whose owner is dead is stale. Local file systems only (not NFS).
  */
 import { randomBytes } from "node:crypto";
 import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync } from "node:fs";
 import { link, mkdir, readdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
-import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
+import { OWNER, ownerIsLive } from "./_identity.ts";
 import { EventLogError } from "./errors.ts";
 
-/** A record from another host is considered stale after this long. */
-export const FOREIGN_STALE_MS = 60_000;
+export { FOREIGN_STALE_MS, ownerIsLive } from "./_identity.ts";
 
-const HOST = encodeURIComponent(hostname());
-const OWNER = `${process.pid}@${HOST}`;
-const FLAG = /^w-(\d+)-[0-9a-f]+@(.+)$/;
-const SCRATCH = /^rotate\.(?:draft|stale)\.(\d+)\.[0-9a-f]+@(.+)$/;
+/** Flags: `w-<id>.<owner>`, and `w-<pid>-<id>@<host>` of older versions. */
+const FLAG = /^w-[0-9a-f]+\.(.+)$/;
+const LEGACY_FLAG = /^w-(\d+)-[0-9a-f]+@(.+)$/;
+/** Scratch files of trimmers: `rotate.<kind>.<id>.<owner>`, and `rotate.<kind>.<pid>.<id>@<host>` of older versions. */
+const SCRATCH = /^rotate\.(?:draft|stale)\.[0-9a-f]+\.(.+\+.+)$/;
+const LEGACY_SCRATCH = /^rotate\.(?:draft|stale)\.(\d+)\.[0-9a-f]+@(.+)$/;
 
 /** A uniquely named scratch file of this process in the lock folder (its owner can be told from its name). */
 function scratchName(kind: "draft" | "stale"): string {
-  return `rotate.${kind}.${process.pid}.${randomBytes(4).toString("hex")}@${HOST}`;
+  return `rotate.${kind}.${randomBytes(4).toString("hex")}.${OWNER}`;
+}
+
+/** The owner named by a flag's or scratch file's name, or `null` when the name is not one. */
+function ownerInName(name: string, current: RegExp, legacy: RegExp): string | null {
+  const match = current.exec(name);
+  if (match) return match[1]!;
+  const old = legacy.exec(name);
+  return old ? `${old[1]}@${old[2]}` : null;
 }
 
 /** The lock folder of a log: `dir/.name.reclaim-lock`. */
 export function lockDirFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.reclaim-lock`);
-}
-
-/** Whether the owner `pid@host` of a record written at `mtimeMs` is still alive. */
-export function ownerIsLive(owner: string, mtimeMs: number): boolean {
-  const at = owner.indexOf("@");
-  const pid = Number(owner.slice(0, at));
-  const host = owner.slice(at + 1);
-  if (at < 1 || !Number.isSafeInteger(pid)) return Date.now() - mtimeMs < FOREIGN_STALE_MS;
-  if (host !== HOST) return Date.now() - mtimeMs < FOREIGN_STALE_MS;
-  return pidIsLive(pid);
-}
-
-function pidIsLive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-  try {
-    // A killed process whose parent has not reaped it yet still answers kill(0): look at its state.
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state !== "Z" && state !== "X";
-  } catch {
-    return true;
-  }
 }
 
 /**
@@ -132,18 +115,10 @@ export async function pauseAppenders(lockDir: string, timeoutMs: number): Promis
 async function liveFlags(lockDir: string): Promise<number> {
   let live = 0;
   for (const name of await readdir(lockDir)) {
-    const match = FLAG.exec(name);
-    if (!match) continue;
+    const owner = ownerInName(name, FLAG, LEGACY_FLAG);
+    if (owner === null) continue;
     const path = join(lockDir, name);
-    let mtimeMs = Date.now();
-    if (decodeURIComponent(match[2]!) !== hostname()) {
-      try {
-        mtimeMs = (await stat(path)).mtimeMs;
-      } catch {
-        continue;
-      }
-    }
-    if (ownerIsLive(`${match[1]}@${match[2]}`, mtimeMs)) live++;
+    if (ownerIsLive(owner, () => mtimeOfSync(path))) live++;
     else await unlink(path).catch(() => {});
   }
   return live;
@@ -161,10 +136,8 @@ export async function clearStaleLockState(lockDir: string): Promise<void> {
       await unlink(path).catch(() => {});
     } else {
       // Scratch files of other trimmers: one may be using its own right now, so remove only a dead owner's.
-      const match = SCRATCH.exec(name);
-      if (!match) continue;
-      const info = await stat(path).catch(() => null);
-      if (info && !ownerIsLive(`${match[1]}@${match[2]}`, info.mtimeMs)) await unlink(path).catch(() => {});
+      const owner = ownerInName(name, SCRATCH, LEGACY_SCRATCH);
+      if (owner !== null && !ownerIsLive(owner, () => mtimeOfSync(path))) await unlink(path).catch(() => {});
     }
   }
   await liveFlags(lockDir);
@@ -176,16 +149,17 @@ export async function clearStaleLockState(lockDir: string): Promise<void> {
 export class WriterFlag {
   readonly #lockDir: string;
   readonly #flagPath: string;
-  readonly #pausePath: string;
+  /** The `pause` file appenders wait on. */
+  readonly pausePath: string;
 
   constructor(lockDir: string) {
     this.#lockDir = lockDir;
-    this.#flagPath = join(lockDir, `w-${process.pid}-${randomBytes(4).toString("hex")}@${HOST}`);
-    this.#pausePath = join(lockDir, "pause");
+    this.#flagPath = join(lockDir, `w-${randomBytes(4).toString("hex")}.${OWNER}`);
+    this.pausePath = join(lockDir, "pause");
   }
 
-  /** Raises the flag; returns false (flag lowered again) when a live trimmer has paused appenders. */
-  enter(): boolean {
+  /** Raises the flag and returns `null`; or returns the owner of `pause` (flag lowered again) when a live trimmer has paused appenders. */
+  enter(): string | null {
     try {
       closeSync(openSync(this.#flagPath, "w"));
     } catch (err) {
@@ -194,18 +168,17 @@ export class WriterFlag {
       closeSync(openSync(this.#flagPath, "w"));
     }
     let owner: string;
-    let mtimeMs: number;
     try {
-      owner = readFileSync(this.#pausePath, "utf8").trim();
-      mtimeMs = statSync(this.#pausePath).mtimeMs;
+      owner = readFileSync(this.pausePath, "utf8").trim();
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return true;
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
       this.leave();
       throw err;
     }
-    if (!ownerIsLive(owner, mtimeMs)) return true;
+    // The pause file is stat'ed only when its owner cannot be checked directly (another host or pid namespace).
+    if (!ownerIsLive(owner, () => mtimeOfSync(this.pausePath))) return null;
     this.leave();
-    return false;
+    return owner;
   }
 
   /** Lowers the flag. */
@@ -225,5 +198,14 @@ async function readRecord(path: string): Promise<{ text: string; owner: string; 
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw err;
+  }
+}
+
+/** The mtime of a file, or `null` when it is gone (asked for only when an owner cannot be checked directly). */
+function mtimeOfSync(path: string): number | null {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return null;
   }
 }

@@ -1,6 +1,7 @@
 import { closeSync, fstatSync, mkdirSync, openSync, statSync, writeSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { lockDirFor, WriterFlag } from "./_lock.ts";
+import { EventLogError } from "./errors.ts";
 
 /** Options of {@link openEventLog}. */
 export interface AppenderOptions {
@@ -8,6 +9,13 @@ export interface AppenderOptions {
   mode?: number;
   /** Largest batch of queued lines written with one `write(2)`. @default 1048576 (1 MiB) */
   maxBatchBytes?: number;
+  /**
+   * How long (ms) a batch waits while a trimmer has paused appenders before it fails with
+   * `RECLAIM_ERR_EVENT_LOG_PAUSED` (nothing written; later appends try again). A trimmer pauses appenders only
+   * while it swaps the file, and a pause whose owner cannot be checked (another host or pid namespace) counts as
+   * stale after 60 s, so the default waits that out rather than fail. @default 60000
+   */
+  pauseTimeout?: number;
 }
 
 /** A rotation-aware appender to an event log. Created by {@link openEventLog}. */
@@ -45,7 +53,11 @@ interface Pending {
  * ```
  */
 export async function openEventLog(path: string, options: AppenderOptions = {}): Promise<EventLog> {
-  const log = new EventLogAppender(resolve(path), options.mode ?? 0o644, options.maxBatchBytes ?? 1 << 20);
+  const pauseTimeout = options.pauseTimeout ?? 60_000;
+  if (!(pauseTimeout >= 0 && pauseTimeout <= 2 ** 31 - 1)) {
+    throw new RangeError(`Cannot open event log as 'pauseTimeout' must be between 0 and ${2 ** 31 - 1} ms: current value is ${pauseTimeout}`);
+  }
+  const log = new EventLogAppender(resolve(path), options.mode ?? 0o644, options.maxBatchBytes ?? 1 << 20, pauseTimeout);
   await log.append(Buffer.alloc(0)); // opens (creates) the file now, so that errors show here
   return log;
 }
@@ -54,6 +66,7 @@ class EventLogAppender implements EventLog {
   readonly path: string;
   readonly #mode: number;
   readonly #maxBatchBytes: number;
+  readonly #pauseTimeout: number;
   readonly #flag: WriterFlag;
   #fd: number | undefined;
   #ino = 0;
@@ -63,10 +76,11 @@ class EventLogAppender implements EventLog {
   #draining: Promise<void> | undefined;
   #closed = false;
 
-  constructor(path: string, mode: number, maxBatchBytes: number) {
+  constructor(path: string, mode: number, maxBatchBytes: number, pauseTimeout: number) {
     this.path = path;
     this.#mode = mode;
     this.#maxBatchBytes = maxBatchBytes;
+    this.#pauseTimeout = pauseTimeout;
     this.#flag = new WriterFlag(lockDirFor(path));
     mkdirSync(dirname(path), { recursive: true });
   }
@@ -133,8 +147,10 @@ class EventLogAppender implements EventLog {
   }
 
   async #write(data: Buffer): Promise<void> {
+    const deadline = Date.now() + this.#pauseTimeout;
     for (let wait = 0; ; wait = Math.min(wait + 1, 10)) {
-      if (this.#flag.enter()) {
+      const pausedBy = this.#flag.enter();
+      if (pausedBy === null) {
         try {
           this.#openCurrent();
           for (let written = 0; written < data.length; ) written += writeSync(this.#fd!, data, written, data.length - written);
@@ -142,6 +158,13 @@ class EventLogAppender implements EventLog {
           this.#flag.leave();
         }
         return;
+      }
+      if (Date.now() >= deadline) {
+        throw new EventLogError(
+          "RECLAIM_ERR_EVENT_LOG_PAUSED",
+          `cannot append to ${this.path}: appenders have been paused by ${pausedBy} for over ${this.#pauseTimeout} ms; nothing was written. ` +
+            `If no trimmer is running, remove ${this.#flag.pausePath}`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, wait));
     }

@@ -1,13 +1,12 @@
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { hostname } from "node:os";
 import { join } from "node:path";
 import { tempDir } from "@reclaim/core/testing";
 import { describe, expect, it } from "vitest";
+import { formatOwner, OWNER, SELF } from "./_identity.ts";
 import { lockDirFor } from "./_lock.ts";
 import { openEventLog } from "./appender.ts";
 import { trimToLastLines } from "./trim_log.ts";
 
-const host = encodeURIComponent(hostname());
 const ticks = async (n: number) => {
   for (let i = 0; i < n; i++) await new Promise((resolve) => setTimeout(resolve, 1));
 };
@@ -41,7 +40,7 @@ describe("openEventLog()", () => {
     const path = join(dir.path, "events.jsonl");
     await using log = await openEventLog(path);
     await mkdir(lockDirFor(path), { recursive: true });
-    await writeFile(join(lockDirFor(path), "pause"), `${process.pid}@${host}\n`);
+    await writeFile(join(lockDirFor(path), "pause"), `${OWNER}\n`);
     let written = false;
     const pending = log.append("held").then(() => {
       written = true;
@@ -58,7 +57,7 @@ describe("openEventLog()", () => {
     await using dir = await tempDir();
     const path = join(dir.path, "events.jsonl");
     await mkdir(lockDirFor(path), { recursive: true });
-    await writeFile(join(lockDirFor(path), "pause"), `999999999@${host}\n`);
+    await writeFile(join(lockDirFor(path), "pause"), `${formatOwner({ ...SELF, pid: 999_999_999 })}\n`);
     await using log = await openEventLog(path);
     await log.append("written");
     expect(await readFile(path, "utf8")).toBe("written\n");

@@ -1,11 +1,11 @@
 import { fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, open, readFile, readdir, rename, stat, writeFile } from "node:fs/promises";
-import { hostname } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { tempDir } from "@reclaim/core/testing";
 import { describe, expect, it } from "vitest";
+import { formatOwner, OWNER, SELF } from "./_identity.ts";
 import { lockDirFor } from "./_lock.ts";
 import { expectedSuffix, listDir, numberedLines } from "./_test_oracle.ts";
 import { trimLog, type TrimSettings } from "./_trim.ts";
@@ -188,15 +188,16 @@ describe("trimToLastLines()", () => {
     await writeFile(path, numberedLines(100));
     const lockDir = lockDirFor(path);
     await mkdir(lockDir);
-    const host = encodeURIComponent(hostname());
-    await writeFile(join(lockDir, "rotate"), `${process.pid}@${host} live\n`);
+    await writeFile(join(lockDir, "rotate"), `${OWNER} live\n`);
     expect((await trimToLastLines(path, { maxBytes: 1000 })).outcome).toBe("locked");
     expect(await readFile(path)).toEqual(numberedLines(100));
 
     const dead = await deadPid();
-    await writeFile(join(lockDir, "rotate"), `${dead}@${host} dead\n`);
-    await writeFile(join(lockDir, "pause"), `${dead}@${host}\n`);
-    await writeFile(join(lockDir, `w-${dead}-abcd@${host}`), "");
+    const deadOwner = formatOwner({ ...SELF, pid: dead });
+    await writeFile(join(lockDir, "rotate"), `${deadOwner} dead\n`);
+    await writeFile(join(lockDir, "pause"), `${deadOwner}\n`);
+    await writeFile(join(lockDir, `w-abcd.${deadOwner}`), "");
+    await writeFile(join(lockDir, `rotate.draft.abcd.${deadOwner}`), "");
     expect((await trimToLastLines(path, { maxBytes: 1000, keepLines: 3 })).outcome).toBe("rotated");
     expect(await readFile(path)).toEqual(numberedLines(3, 64, 97));
     expect(await readdir(lockDir)).toEqual([]);
@@ -208,7 +209,7 @@ describe("trimToLastLines()", () => {
     await writeFile(path, numberedLines(100));
     const lockDir = lockDirFor(path);
     await mkdir(lockDir);
-    const flag = `w-${process.pid}-beef@${encodeURIComponent(hostname())}`;
+    const flag = `w-beef.${OWNER}`;
     await writeFile(join(lockDir, flag), "");
     const error = await trimToLastLines(path, { maxBytes: 1000, drainTimeout: 50 }).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(EventLogError);
