@@ -28,6 +28,16 @@ export function isUntagged(image: Dockerode.ImageInfo): boolean {
 }
 
 /**
+ * True when the image has a registry digest (`RepoDigests` other than the `<none>@<none>` placeholder): it was pulled
+ * by digest, or pushed before its tag moved to a newer build. The engine's `dangling=true` filter lists such an image
+ * when it has no tag (Docker 20.10, checked on the engine), but it is a registry artefact someone may pin by digest
+ * (`image: app@sha256:...`), not leftover of a re-tag: the hook never removes it.
+ */
+export function hasRegistryDigest(image: Dockerode.ImageInfo): boolean {
+  return (image.RepoDigests ?? []).some((digest) => digest !== "<none>@<none>");
+}
+
+/**
  * Bytes an image holds: its size minus the layers it shares with other images when the engine reports that
  * (`SharedSize`, API >= 1.42), else its full size (an upper bound when layers are shared).
  */

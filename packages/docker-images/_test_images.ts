@@ -25,6 +25,11 @@ export interface ImageFixtures extends AsyncDisposable {
   build(tag: string, options: { managed: boolean }): Promise<string>;
   /** Builds a tag twice with different content: the first image is left dangling. Returns its id. */
   danglingByRetag(options: { managed: boolean }): Promise<{ dangling: string; tagged: string; tag: string }>;
+  /**
+   * Builds `<registry>/...:latest`, pushes it to `registry` (see `_test_registry.ts`), then builds the tag again: the
+   * first image is left with no tag but a registry digest (`RepoDigests`), as after a pull by digest.
+   */
+  danglingWithDigest(registry: string, options: { managed: boolean }): Promise<{ dangling: string; tagged: string; digest: string }>;
   /** `docker import` of a one-file tarball without a tag: a dangling image in one fast call. Returns its id. */
   danglingByImport(options: { managed: boolean }): Promise<string>;
   /** Creates (does not start) a container from an image: the image is now in use by a stopped container. */
@@ -62,6 +67,14 @@ export async function imageFixtures(): Promise<ImageFixtures> {
       const dangling = await build(tag, options);
       const tagged = await build(tag, options);
       return { dangling, tagged, tag };
+    },
+    async danglingWithDigest(registry, options) {
+      const tag = `${registry}/reclaim-test-${runId}-${++tags}:latest`;
+      const dangling = await build(tag, options);
+      await docker("push", tag);
+      const tagged = await build(tag, options);
+      const digest = await docker("image", "inspect", "--format", "{{index .RepoDigests 0}}", dangling);
+      return { dangling, tagged, digest };
     },
     async danglingByImport({ managed }) {
       const dir = await mkdtemp(join(tmpdir(), "reclaim-import-"));

@@ -2,7 +2,7 @@ import { duration, parseOptions, throwIfAborted, type Hook, type RunContext, typ
 import type Dockerode from "dockerode";
 import { Registry } from "prom-client";
 import { z } from "zod";
-import { allDanglingFilter, carriesLabel, imageBytes, isUntagged, managedDanglingFilter, shortId } from "./_dangling.ts";
+import { allDanglingFilter, carriesLabel, hasRegistryDigest, imageBytes, isUntagged, managedDanglingFilter, shortId } from "./_dangling.ts";
 import { resolveDocker, type DockerConnection } from "./_docker_client.ts";
 import { dockerImageMetrics, type DockerImageMetrics, type RemovalOutcome } from "./_metrics.ts";
 import { forEachConcurrent } from "./_pool.ts";
@@ -88,6 +88,8 @@ export interface DockerImagesReport extends RunReport {
   errors: number;
   /** Spared because they were created less than `minAge` ago. */
   tooYoung: number;
+  /** Kept: untagged but with a registry digest (pulled by digest, or pushed before the tag moved). Never removed. */
+  withDigest: number;
   /** True when the image list failed; nothing was removed. */
   scanFailed: boolean;
 }
@@ -105,8 +107,8 @@ interface Census {
 /**
  * Creates the hook that removes dangling Docker images carrying `label`, one `DELETE /images/{id}` each with
  * `force=false` (so images used by any container are never removed). The scan filter is exactly `dangling=true`
- * AND `label=<label>`; each listed image is checked again (untagged, carries the label, older than `minAge`)
- * before it is removed. 409 (in use) and 404 (gone) are expected outcomes; other errors go to `onError` and the
+ * AND `label=<label>`; each listed image is checked again (untagged, no registry digest, carries the label, older
+ * than `minAge`) before it is removed. 409 (in use) and 404 (gone) are expected outcomes; other errors go to `onError` and the
  * pass goes on. A failed list is logged and counted, never thrown. At the end of each pass the hook counts every
  * dangling image, labelled or not, into `reclaim_docker_dangling_images{scope}` so that images built without the
  * label show up as `scope="unmanaged"`.
@@ -160,7 +162,7 @@ async function prunePass(
   reportError: ReportError,
 ): Promise<DockerImagesReport> {
   const { label } = options;
-  const report: DockerImagesReport = { removed: 0, reclaimedBytes: 0, label, images: [], inUse: 0, gone: 0, errors: 0, tooYoung: 0, scanFailed: false };
+  const report: DockerImagesReport = { removed: 0, reclaimedBytes: 0, label, images: [], inUse: 0, gone: 0, errors: 0, tooYoung: 0, withDigest: 0, scanFailed: false };
   ctx.span.setAttribute("reclaim.docker.label", label);
   let listed: Dockerode.ImageInfo[];
   try {
@@ -181,6 +183,12 @@ async function prunePass(
       ctx.log.warn({ imageId: shortId(image.Id), tags: image.RepoTags, label }, "engine listed an image outside the filter; skipped");
       continue;
     }
+    if (hasRegistryDigest(image)) {
+      // Listed by the engine as dangling (no tag), but a registry knows it by digest and someone may pin it.
+      report.withDigest++;
+      ctx.log.debug({ imageId: shortId(image.Id), digests: image.RepoDigests }, "dangling image has a registry digest; kept");
+      continue;
+    }
     if (image.Created * 1000 > cutoff) {
       report.tooYoung++;
       ctx.log.debug({ imageId: shortId(image.Id), createdAt: isoSeconds(image.Created) }, "dangling image younger than minAge; spared");
@@ -188,7 +196,10 @@ async function prunePass(
     }
     candidates.push(image);
   }
-  ctx.span.setAttributes({ "reclaim.docker.candidates": candidates.length, "reclaim.docker.too_young": report.tooYoung });
+  ctx.span.setAttributes({ "reclaim.docker.candidates": candidates.length, "reclaim.docker.too_young": report.tooYoung, "reclaim.docker.with_digest": report.withDigest });
+  if (report.withDigest > 0) {
+    ctx.log.info({ withDigest: report.withDigest, label }, "untagged images with a registry digest kept (pulled by digest or pushed): remove them with docker rmi if unneeded");
+  }
 
   if (ctx.dryRun) {
     for (const image of candidates) {

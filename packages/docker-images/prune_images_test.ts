@@ -6,6 +6,7 @@ import { Registry } from "prom-client";
 import { describe, expect, test } from "vitest";
 import { imageFixtures, type ImageFixtures } from "./_test_images.ts";
 import { dockerProxy, engineSocketPath } from "./_test_proxy.ts";
+import { testRegistry } from "./_test_registry.ts";
 import { createDockerImagesHook, type DockerImagesErrorContext, type DockerImagesHookOptions } from "./prune_images.ts";
 
 const docker = (): Dockerode => new Dockerode({ socketPath: engineSocketPath() });
@@ -99,6 +100,50 @@ describe("createDockerImagesHook()", () => {
     expect(proxy.requests.filter((r) => r.method === "DELETE").map((r) => r.path)).not.toContain(`/images/${tagged.tagged}`);
     expect(result.report?.images.map((i) => i.id)).toContain(tagged.dangling);
     expect(lines.filter((l) => l.msg === "engine listed an image outside the filter; skipped")).toHaveLength(2);
+  });
+
+  test("keeps an untagged image with a registry digest, which the engine lists as dangling (pushed, then the tag moved)", async () => {
+    await using fx = await imageFixtures();
+    await using registry = await testRegistry();
+    const pushed = await fx.danglingWithDigest(registry.host, { managed: true });
+    const plain = await fx.danglingByImport({ managed: true });
+    // The engine itself (Docker 20.10) lists it under the managed filter: the check must not rely on the filter.
+    const listed = await docker().listImages({ filters: { dangling: ["true"], label: [fx.label] } });
+    expect(listed.find((i) => i.Id === pushed.dangling)).toMatchObject({ RepoTags: null, RepoDigests: [pushed.digest] });
+    await using proxy = await dockerProxy();
+    const { runner, lines } = setup(fx, { docker: { socketPath: proxy.socketPath } });
+
+    const result = await runner.runOnce();
+
+    expect(await fx.exists(pushed.dangling)).toBe(true);
+    expect(await fx.exists(pushed.tagged)).toBe(true);
+    expect(await fx.exists(plain)).toBe(false);
+    expect(proxy.requests.filter((r) => r.method === "DELETE").map((r) => r.path)).toEqual([`/images/${plain}`]);
+    expect(result.report).toMatchObject({ removed: 1, withDigest: 1, errors: 0 });
+    expect(lines.filter((l) => l.msg === "dangling image has a registry digest; kept")).toHaveLength(1);
+  });
+
+  test("never removes a listed entry with a RepoDigest and no tag (pulled by digest), placeholders aside", async () => {
+    await using fx = await imageFixtures();
+    const pinned = await fx.danglingByImport({ managed: true });
+    const placeholder = await fx.danglingByImport({ managed: true });
+    const digest = `registry.example/app@sha256:${"ab".repeat(32)}`;
+    await using proxy = await dockerProxy({
+      // Play an image pulled by digest: no tag, a RepoDigest (and the 20.10 placeholder next to it).
+      rewrite: (req, body) =>
+        req.path === "/images/json" && req.query.get("filters")?.includes("label")
+          ? (body as Dockerode.ImageInfo[]).map((i) =>
+              i.Id === pinned ? { ...i, RepoTags: [], RepoDigests: ["<none>@<none>", digest] } : i.Id === placeholder ? { ...i, RepoTags: ["<none>:<none>"], RepoDigests: ["<none>@<none>"] } : i,
+            )
+          : undefined,
+    });
+    const { runner } = setup(fx, { docker: { socketPath: proxy.socketPath } });
+
+    const result = await runner.runOnce();
+
+    expect(await fx.exists(pinned)).toBe(true);
+    expect(proxy.requests.filter((r) => r.method === "DELETE").map((r) => r.path)).toEqual([`/images/${placeholder}`]);
+    expect(result.report).toMatchObject({ removed: 1, withDigest: 1 });
   });
 
   test("spares dangling images younger than minAge (10 minutes by default)", async () => {
