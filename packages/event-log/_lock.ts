@@ -18,8 +18,6 @@ import { basename, dirname, join } from "node:path";
 import { OWNER, ownerIsLive } from "./_identity.ts";
 import { EventLogError } from "./errors.ts";
 
-export { FOREIGN_STALE_MS, ownerIsLive } from "./_identity.ts";
-
 /** Flags: `w-<id>.<owner>`, and `w-<pid>-<id>@<host>` of older versions. */
 const FLAG = /^w-[0-9a-f]+\.(.+)$/;
 const LEGACY_FLAG = /^w-(\d+)-[0-9a-f]+@(.+)$/;

@@ -44,7 +44,9 @@ interface Pending {
  * Opens (creating if needed) an append-only event log for writing lines that survive trims by
  * `createEventLogHook()` / `trimToLastLines()`: each batch of lines goes out in one `O_APPEND` write, never while
  * a trimmer is swapping the file, and always to the file currently at `path` (after a rotation the appender
- * reopens). Any number of appenders, in any number of processes on one host, can share a log.
+ * reopens). Any number of appenders, in any number of processes on one host, can share a log. A batch that waits
+ * longer than `pauseTimeout` for a trimmer's pause to end fails with `EventLogError` `RECLAIM_ERR_EVENT_LOG_PAUSED`
+ * (nothing written); it never waits forever.
  *
  * @example
  * ```ts
