@@ -1,20 +1,11 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join } from "node:path";
-import { tempDir } from "@reclaim/core/testing";
+import { freePort, tempDir } from "@reclaim/core/testing";
 import { describe, expect, it } from "vitest";
 import { reclaim } from "./_test_cli.ts";
 
 const hasSqlite3 = spawnSync("sqlite3", ["-version"], { stdio: "ignore" }).status === 0;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe("reclaim start with the sqlite-compactor hook", () => {
   it.skipIf(!hasSqlite3)("serves the compactor's status on /status and as system.compactor_status on POST /rpc", async () => {

@@ -4,19 +4,11 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { tempDir } from "@reclaim/core/testing";
+import { freePort, tempDir } from "@reclaim/core/testing";
 import { describe, expect, it } from "vitest";
 import { reclaim } from "./_test_cli.ts";
 
 const BIN = fileURLToPath(new URL("./dist/main.js", import.meta.url));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, tries = 200): Promise<T> {
   for (let i = 0; i < tries; i++) {

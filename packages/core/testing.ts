@@ -13,6 +13,7 @@
 import { type ChildProcess, execFileSync, fork, type ForkOptions } from "node:child_process";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
@@ -131,4 +132,21 @@ export const TS_LOADER: string = new URL("./ts_loader.mjs", import.meta.url).hre
 export function forkTs(script: string | URL, args: readonly string[] = [], options: ForkOptions = {}): ChildProcess {
   const path = typeof script === "string" && !script.startsWith("file:") ? script : fileURLToPath(script);
   return fork(path, args, { ...options, execArgv: ["--conditions=source", "--import", TS_LOADER, ...(options.execArgv ?? [])] });
+}
+
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago (for servers a test starts).
+ *
+ * @example
+ * ```ts
+ * const port = await freePort();
+ * await app.listen({ host: "127.0.0.1", port });
+ * ```
+ */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

@@ -26,7 +26,7 @@ async function logWithLock(records: Record<string, string>): Promise<{ path: str
   const lockDir = lockDirFor(path);
   await mkdir(lockDir);
   for (const [name, text] of Object.entries(records)) await writeFile(join(lockDir, name), text);
-  return { path, lockDir, [Symbol.asyncDispose]: () => dir[Symbol.asyncDispose]() };
+  return { path, lockDir, [Symbol.asyncDispose]: async () => { await dir[Symbol.asyncDispose](); } };
 }
 
 async function deadPid(): Promise<number> {

@@ -1,24 +1,15 @@
 import { spawn, spawnSync } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRunner } from "@reclaim/core";
-import { tempDir } from "@reclaim/core/testing";
+import { freePort, tempDir } from "@reclaim/core/testing";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { createExporter } from "./server.ts";
 
 const PROMETHEUS_DIR = fileURLToPath(new URL("../../docker/prometheus/", import.meta.url));
 const hasPrometheus = spawnSync("prometheus", ["--version"], { stdio: "ignore" }).status === 0;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe("a real Prometheus server", () => {
   it.skipIf(!hasPrometheus)("scrapes reclaim's /metrics and loads reclaim's alert rules from the compose stack's config", async () => {
