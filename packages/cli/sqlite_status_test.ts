@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { freePort, tempDir } from "@reclaim/core/testing";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { reclaim } from "./_test_cli.ts";
 
 const hasSqlite3 = spawnSync("sqlite3", ["-version"], { stdio: "ignore" }).status === 0;
@@ -31,19 +31,23 @@ describe("reclaim start with the sqlite-compactor hook", () => {
     const running = reclaim(["start"], { cwd: dir.path, signal: controller.signal });
     const base = `http://127.0.0.1:${port}`;
     try {
-      let answer: { result?: { lastOutcome: string | null; totals: { rowsDeleted: number }; databaseBytes: number; nextRun: string | null } } | undefined;
-      for (let i = 0; i < 300; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        answer = await fetch(`${base}/rpc`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "system.compactor_status" }),
-        }).then((r) => r.json() as Promise<typeof answer>, () => undefined);
-        if (answer?.result?.lastOutcome) break;
-      }
-      expect(answer?.result).toMatchObject({ lastOutcome: "success", totals: { rowsDeleted: 150 } });
-      expect(answer?.result?.databaseBytes).toBeGreaterThan(0);
-      expect(answer?.result?.nextRun).not.toBeNull();
+      type Answer = { result?: { lastOutcome: string | null; totals: { rowsDeleted: number }; databaseBytes: number; nextRun: string | null } };
+      const answer = await vi.waitFor(
+        async () => {
+          const response = await fetch(`${base}/rpc`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "system.compactor_status" }),
+          });
+          const body = (await response.json()) as Answer;
+          if (!body.result?.lastOutcome) throw new Error("no pass has ended yet");
+          return body;
+        },
+        { timeout: 30_000, interval: 100 },
+      );
+      expect(answer.result).toMatchObject({ lastOutcome: "success", totals: { rowsDeleted: 150 } });
+      expect(answer.result?.databaseBytes).toBeGreaterThan(0);
+      expect(answer.result?.nextRun).not.toBeNull();
       const status = (await (await fetch(`${base}/status`)).json()) as { hooks: Array<{ hook: string; details: { totals: { rowsDeleted: number } } }> };
       expect(status.hooks.find((hook) => hook.hook === "sqlite-compactor")?.details.totals.rowsDeleted).toBe(150);
       const stillRunning = execFileSync("sqlite3", [db, "SELECT count(*) FROM jobs WHERE status = 'running'"], { encoding: "utf8" });

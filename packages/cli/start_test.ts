@@ -5,19 +5,10 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort, tempDir } from "@reclaim/core/testing";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { reclaim } from "./_test_cli.ts";
 
 const BIN = fileURLToPath(new URL("./dist/main.js", import.meta.url));
-
-async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, tries = 200): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 describe("reclaim start", () => {
   it.each(["SIGTERM", "SIGINT"] as const)("serves the embedded default on 127.0.0.1 and stops cleanly on %s", async (signal) => {
@@ -37,16 +28,16 @@ describe("reclaim start", () => {
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
     try {
       const base = `http://127.0.0.1:${port}`;
-      const status = await waitFor(async () => {
+      const poll = { timeout: 30_000, interval: 50 };
+      const readStatus = async () => {
         const response = await fetch(`${base}/status`);
-        return response.ok ? ((await response.json()) as { hooks: Array<{ hook: string; lastRun: unknown }> }) : undefined;
-      }, "the exporter");
+        if (!response.ok) throw new Error(`GET /status answered ${response.status}`);
+        return (await response.json()) as { hooks: Array<{ hook: string; lastRun: unknown }> };
+      };
+      const status = await vi.waitFor(readStatus, poll);
       const names = status.hooks.map((hook) => hook.hook);
       expect(names).toEqual(expect.arrayContaining(["event-log", "disk"]));
-      await waitFor(async () => {
-        const hooks = ((await (await fetch(`${base}/status`)).json()) as typeof status).hooks;
-        return hooks.every((hook) => hook.lastRun !== null) ? true : undefined;
-      }, "the first passes");
+      await vi.waitFor(async () => expect((await readStatus()).hooks.every((hook) => hook.lastRun !== null)).toBe(true), poll);
       const metrics = await (await fetch(`${base}/metrics`)).text();
       expect(metrics).toContain('reclaim_hook_runs_total{hook="event-log",outcome="success"} 1');
       expect(metrics).toContain('reclaim_hook_runs_total{hook="disk",outcome="success"} 1');

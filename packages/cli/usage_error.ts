@@ -8,7 +8,6 @@
  * ```
  */
 export class UsageError extends Error {
-  readonly exitCode = 2;
   constructor(message: string) {
     super(message);
     this.name = "UsageError";

@@ -11,7 +11,7 @@
  * ```
  */
 import { type ChildProcess, execFileSync, fork, type ForkOptions } from "node:child_process";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -109,12 +109,6 @@ export function memorySpans(): MemorySpans {
 export const redisUrl: string = process.env.REDIS_URL ?? "redis://127.0.0.1:6390";
 /** `DATABASE_URL`, or the port `scripts/services.sh` starts Postgres on. */
 export const databaseUrl: string = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5439/postgres";
-
-/** Creates a folder and its parents (small convenience for fixtures). */
-export async function ensureDir(path: string): Promise<string> {
-  await mkdir(path, { recursive: true });
-  return path;
-}
 
 /** URL of the test-only loader (`ts_loader.mjs`) that lets a forked Node 20 process run TypeScript sources. */
 export const TS_LOADER: string = new URL("./ts_loader.mjs", import.meta.url).href;

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { createRunner } from "@reclaim/core";
 import { freePort, tempDir } from "@reclaim/core/testing";
 import { Registry } from "prom-client";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createExporter } from "./server.ts";
 
 const PROMETHEUS_DIR = fileURLToPath(new URL("../../docker/prometheus/", import.meta.url));
@@ -34,12 +34,16 @@ describe("a real Prometheus server", () => {
     const server = spawn("prometheus", [`--config.file=${join(dir.path, "prometheus.yml")}`, `--storage.tsdb.path=${join(dir.path, "data")}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: "ignore" });
     try {
       const api = `http://127.0.0.1:${port}/api/v1`;
-      let value: string | undefined;
-      for (let i = 0; i < 300 && value === undefined; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        const body = (await fetch(`${api}/query?query=${encodeURIComponent('reclaim_removed_total{hook="disk"}')}`).then((r) => r.json(), () => null)) as { data?: { result: Array<{ value: [number, string] }> } } | null;
-        value = body?.data?.result[0]?.value[1];
-      }
+      const value = await vi.waitFor(
+        async () => {
+          const response = await fetch(`${api}/query?query=${encodeURIComponent('reclaim_removed_total{hook="disk"}')}`);
+          const body = (await response.json()) as { data?: { result: Array<{ value: [number, string] }> } };
+          const sample = body.data?.result[0]?.value[1];
+          if (sample === undefined) throw new Error("not scraped yet");
+          return sample;
+        },
+        { timeout: 50_000, interval: 200 },
+      );
       expect(value).toBe("4");
       const rules = (await (await fetch(`${api}/rules`)).json()) as { data: { groups: Array<{ name: string; rules: Array<{ name: string; health: string }> }> } };
       const group = rules.data.groups.find((g) => g.name === "reclaim");
