@@ -1,23 +1,11 @@
-import { lstat, mkdir, symlink, writeFile } from "node:fs/promises";
+import { mkdir, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { memorySpans, tempDir } from "@reclaim/core/testing";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { afterPublish } from "./verify_upload.ts";
 import { startCdn } from "./_test_server.ts";
-
-async function local(root: string, rel: string, bytes: number): Promise<string> {
-  const path = join(root, rel);
-  await mkdir(join(path, ".."), { recursive: true });
-  await writeFile(path, Buffer.alloc(bytes, 1));
-  return path;
-}
-
-const exists = (path: string): Promise<boolean> =>
-  lstat(path).then(
-    () => true,
-    () => false,
-  );
+import { exists, local } from "./_test_files.ts";
 
 describe("afterPublish()", () => {
   it("deletes a local file once HEAD returns 200 with the same Content-Length", async () => {

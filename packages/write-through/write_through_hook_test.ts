@@ -1,4 +1,4 @@
-import { appendFile, lstat, mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createRunner, silentLogger } from "@reclaim/core";
 import { memorySpans, tempDir } from "@reclaim/core/testing";
@@ -8,19 +8,7 @@ import { writeThroughDefinition } from "./definition.ts";
 import { recordPublished } from "./publish_journal.ts";
 import { createWriteThroughHook, type WriteThroughRunReport } from "./write_through_hook.ts";
 import { startCdn } from "./_test_server.ts";
-
-async function local(root: string, rel: string, bytes: number): Promise<string> {
-  const path = join(root, rel);
-  await mkdir(join(path, ".."), { recursive: true });
-  await writeFile(path, Buffer.alloc(bytes, 1));
-  return path;
-}
-
-const exists = (path: string): Promise<boolean> =>
-  lstat(path).then(
-    () => true,
-    () => false,
-  );
+import { exists, local } from "./_test_files.ts";
 
 async function pass(hook: ReturnType<typeof createWriteThroughHook>, options: { now?: () => number; dryRun?: boolean; tracer?: ReturnType<typeof memorySpans>["tracer"]; registry?: Registry } = {}): Promise<WriteThroughRunReport> {
   const result = await createRunner(hook, { ...options, enabled: true }).runOnce();
