@@ -17,6 +17,7 @@
  * ```
  */
 export * from "./atomic_write.ts";
+export * from "./connections.ts";
 export * from "./definition.ts";
 export * from "./duration.ts";
 export * from "./errors.ts";
