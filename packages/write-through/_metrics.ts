@@ -2,13 +2,13 @@ import { counter } from "@reclaim/core";
 import type { Counter, Registry } from "prom-client";
 
 /** The write-through metrics (get-or-create; `reclaim_disk_removed_bytes_total` is shared with `@reclaim/disk`). */
-export function writeThroughMetrics(registry: Registry): { files: Counter<"outcome">; removedBytes: Counter<"kind"> } {
+export function writeThroughMetrics(registry: Registry): { files: Counter<"hook" | "outcome">; removedBytes: Counter<"hook" | "kind"> } {
   return {
     files: counter(registry, {
       name: "reclaim_write_through_files_total",
       help: "Local files checked against their remote copy, by outcome (deleted, would-delete, kept, skipped).",
-      labelNames: ["outcome"],
+      labelNames: ["hook", "outcome"],
     }),
-    removedBytes: counter(registry, { name: "reclaim_disk_removed_bytes_total", help: "Bytes of files deleted, by kind (age, pressure, write_through).", labelNames: ["kind"] }),
+    removedBytes: counter(registry, { name: "reclaim_disk_removed_bytes_total", help: "Bytes of files deleted, by kind (age, pressure, write_through).", labelNames: ["hook", "kind"] }),
   };
 }
