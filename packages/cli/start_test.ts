@@ -42,7 +42,7 @@ describe("reclaim start", () => {
       expect(metrics).toContain('reclaim_hook_runs_total{hook="event-log",outcome="success"} 1');
       expect(metrics).toContain('reclaim_hook_runs_total{hook="disk",outcome="success"} 1');
       expect(output).toContain('"msg":"reclaim started"');
-      expect(output).toContain('"event":"disk-audit"');
+      await vi.waitFor(() => expect(output).toContain('"event":"disk-audit"'), poll);
     } finally {
       child.kill(signal);
     }
