@@ -1,8 +1,19 @@
 import { Writable } from "node:stream";
+import type { HookDefinition } from "@reclaim/core";
+import { definitions as builtIn } from "./hooks.ts";
 import { main } from "./program.ts";
 
-/** Runs `reclaim ...argv` in-process and captures its exit code, stdout and stderr. */
-export async function reclaim(argv: string[], options: { cwd: string; env?: Record<string, string>; signal?: AbortSignal }): Promise<{ code: number; stdout: string; stderr: string; logs: string }> {
+/** What {@link reclaim} runs the command with. */
+export interface ReclaimRun {
+  cwd: string;
+  env?: Record<string, string>;
+  signal?: AbortSignal;
+  /** @default the built-in hook definitions */
+  definitions?: readonly HookDefinition[];
+}
+
+/** Runs `reclaim ...argv` in-process and captures its exit code, stdout, stderr and JSON log lines. */
+export async function reclaim(argv: string[], options: ReclaimRun): Promise<{ code: number; stdout: string; stderr: string; logs: string }> {
   let stdout = "";
   let stderr = "";
   let logs = "";
@@ -21,7 +32,7 @@ export async function reclaim(argv: string[], options: { cwd: string; env?: Reco
       cwd: options.cwd,
       logDestination,
       ...(options.signal ? { signal: options.signal } : {}),
-    });
+    }, options.definitions ?? builtIn);
     return { code, stdout, stderr, logs };
   } finally {
     process.chdir(previous);
