@@ -79,6 +79,8 @@ ensure_tools() {
   command -v promtool >/dev/null || apt_install prometheus || log "promtool not available: metric lint tests will be skipped"
   [ -x /bin/busybox ] || apt_install busybox-static || log "busybox not available"
   command -v sqlite3 >/dev/null || apt_install sqlite3 || true
+  # headless Chromium for the console test (packages/cli/console_test.ts, driven by playwright-core)
+  [ -x /usr/bin/chromium ] || apt_install chromium || log "chromium not available: the console test will be skipped"
 }
 
 what="${1:-all}"
