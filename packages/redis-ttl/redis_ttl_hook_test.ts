@@ -192,7 +192,7 @@ describe("createRedisTtlHook() indexes", () => {
     const report = await pass();
 
     const live = Array.from({ length: 100 }, (_, i) => String(i * 3));
-    expect((await redis.zrange(k("jobs:completed"), 0, -1)).sort()).toEqual([...live].sort());
+    expect((await redis.zrange(k("jobs:completed"), "0", "-1")).sort()).toEqual([...live].sort());
     expect((await redis.smembers(k("jobs:failed"))).sort()).toEqual([...live, "failed-live"].sort());
     expect(report.indexes.map((i) => [i.type, i.removed])).toEqual([["zset", 200], ["set", 200], ["none", 0]]);
     expect(await registry.getSingleMetricAsString("reclaim_redis_index_members_removed_total")).toContain(
