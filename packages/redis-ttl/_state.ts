@@ -11,6 +11,8 @@ export interface ScanState {
   nodes: Record<string, string>;
   /** Masters scanned to the end in this cycle. */
   doneNodes: string[];
+  /** INFO run_id of each master when its cursor was saved (a restarted server invalidates the cursor). */
+  runIds?: Record<string, string>;
   /** SSCAN/ZSCAN cursor per index key. */
   indexes: Record<string, string>;
   /** Indexes scanned to the end in this cycle. */

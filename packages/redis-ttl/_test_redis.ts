@@ -21,7 +21,8 @@ export function uniqueName(label = "t"): string {
 }
 
 export function connect(url: string = redisUrl): Redis {
-  return new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+  // Connection errors surface as failed commands; the "error" events they also emit are expected here.
+  return new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => 100 }).on("error", () => undefined);
 }
 
 export function connectCluster(): Cluster {
@@ -31,7 +32,7 @@ export function connectCluster(): Cluster {
       return { host: host!, port: Number(port) };
     }),
     { redisOptions: { maxRetriesPerRequest: 1 } },
-  );
+  ).on("error", () => undefined);
 }
 
 /** Every key matching `glob` on every master (SCAN), for assertions and cleanup. */
@@ -116,7 +117,7 @@ export async function ownRedis(args: readonly string[] = []): Promise<OwnRedis> 
     port,
     async start() {
       child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", dir, ...args], { stdio: "ignore" });
-      const probe = new Redis(port, "127.0.0.1", { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const probe = new Redis(port, "127.0.0.1", { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null }).on("error", () => undefined);
       await vi.waitFor(async () => {
         await probe.connect().catch(() => undefined);
         if ((await probe.ping()) !== "PONG") throw new Error("not yet");

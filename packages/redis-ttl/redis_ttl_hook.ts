@@ -176,7 +176,7 @@ export function createRedisTtlHook(options: RedisTtlHookOptions): RedisTtlHook {
       await pass.literalStreams();
       await pass.indexes(state, save);
       const nodes = compiled.needsScan ? await masters(client) : [];
-      await pass.scan(nodes, state, save);
+      await pass.scan(nodes, state, save, memory.runIds);
 
       const ids = nodes.map((n) => n.id);
       const complete = ids.every((id) => state.doneNodes.includes(id)) && resolved.indexes.every((i) => state.doneIndexes.includes(i.key));
@@ -207,14 +207,17 @@ function compile(options: ResolvedRedisTtlOptions): Compiled {
 }
 
 /** Reads used_memory and maxmemory-policy: CONFIG GET first, INFO memory when CONFIG is forbidden (managed Redis). */
-async function readMemory(client: RedisClient): Promise<{ used: number | null; policy: string | null }> {
+async function readMemory(client: RedisClient): Promise<{ used: number | null; policy: string | null; runIds: Record<string, string> }> {
   let used: number | null = null;
   let policy: string | null = null;
-  for (const { node } of await masters(client)) {
+  const runIds: Record<string, string> = {};
+  for (const { id, node } of await masters(client)) {
     try {
       const info = parseInfo(await node.info("memory"));
       if (info.used_memory !== undefined) used = (used ?? 0) + Number(info.used_memory);
       if (policy === null && info.maxmemory_policy) policy = info.maxmemory_policy;
+      const server = parseInfo(await node.info("server"));
+      if (server.run_id) runIds[id] = server.run_id;
     } catch (err) {
       if (!isReplyError(err)) throw err;
     }
@@ -225,7 +228,7 @@ async function readMemory(client: RedisClient): Promise<{ used: number | null; p
   } catch (err) {
     if (!isReplyError(err)) throw err;
   }
-  return { used, policy };
+  return { used, policy, runIds };
 }
 
 class Pass {
@@ -420,8 +423,21 @@ class Pass {
   }
 
   /** The keyspace scan: every master, SCAN COUNT batches, from the cursor the last pass left. */
-  async scan(nodes: Array<{ id: string; node: Redis }>, state: ScanState, save: () => Promise<void>): Promise<void> {
+  async scan(nodes: Array<{ id: string; node: Redis }>, state: ScanState, save: () => Promise<void>, runIds: Record<string, string>): Promise<void> {
     const match = this.#compiled.scanMatch;
+    state.runIds ??= {};
+    for (const { id } of nodes) {
+      // A SCAN cursor means nothing to another server process (a restart rebuilds the hash table with a new seed):
+      // a master whose run_id changed is scanned again from the start.
+      const runId = runIds[id];
+      if (runId === undefined) continue;
+      if (state.runIds[id] !== undefined && state.runIds[id] !== runId) {
+        this.#ctx.log.info({ node: id }, "Redis restarted since the scan position was saved: this master is scanned again from the start");
+        delete state.nodes[id];
+        state.doneNodes = state.doneNodes.filter((done) => done !== id);
+      }
+      state.runIds[id] = runId;
+    }
     for (const { id, node } of nodes) {
       if (state.doneNodes.includes(id)) continue;
       if (this.#overBudget()) return;
