@@ -134,7 +134,12 @@ export function createRedisTtlHook(options: RedisTtlHookOptions): RedisTtlHook {
   const prefix = ownedPrefix(name);
   const stateKey = `${prefix}scan`;
   const labels = { hook: name };
-  const memo: { warnedPolicy: string | undefined; dryState: ScanState | undefined; last: Record<string, unknown> } = { warnedPolicy: undefined, dryState: undefined, last: {} };
+  const memo: { warnedPolicy: string | undefined; policy: string | null; dryState: ScanState | undefined; last: Record<string, unknown> } = {
+    warnedPolicy: undefined,
+    policy: null,
+    dryState: undefined,
+    last: {},
+  };
   for (const p of resolved.policies) metrics.ttlsSet.inc({ ...labels, policy: p.match }, 0);
   for (const counter of [metrics.scanned, metrics.streamTrimmed, metrics.indexRemoved, metrics.orphansDeleted, metrics.cycles, metrics.keyErrors]) counter.inc(labels, 0);
 
@@ -150,6 +155,7 @@ export function createRedisTtlHook(options: RedisTtlHookOptions): RedisTtlHook {
 
       const memory = await readMemory(client);
       pass.report.maxmemoryPolicy = memory.policy;
+      memo.policy = memory.policy;
       pass.report.usedMemoryBytes = memory.used;
       if (memory.used !== null) metrics.usedMemory.set(labels, memory.used);
       const volatile = memory.policy === null ? -1 : memory.policy.startsWith("volatile-") ? 1 : 0;
@@ -192,7 +198,7 @@ export function createRedisTtlHook(options: RedisTtlHookOptions): RedisTtlHook {
       return pass.finish();
     },
     status() {
-      return { maxmemoryPolicy: memo.warnedPolicy ?? null, lastCompleteCycle: memo.last };
+      return { maxmemoryPolicy: memo.policy, lastCompleteCycle: memo.last };
     },
   };
 }
