@@ -23,5 +23,6 @@
  * createRunner(hook, { interval: 300_000, registry, logger }).start();
  * ```
  */
+export * from "./audit.ts";
 export * from "./options.ts";
 export * from "./redis_ttl_hook.ts";
