@@ -174,8 +174,13 @@ export function createRedisTtlHook(options: RedisTtlHookOptions): RedisTtlHook {
       const state = ctx.dryRun
         ? (memo.dryState ??= freshState(0, resolved.policies.length, ctx.now()))
         : await loadState(client, stateKey, resolved.policies.length, ctx.now());
-      const save = async (): Promise<void> => {
-        if (!ctx.dryRun) await saveState(client, stateKey, state);
+      // The position is written at most once a second (and when a master or index is finished, and at the end of
+      // the pass): a pass that dies redoes at most a second of batches, which is harmless (every step is idempotent).
+      let savedAt = Number.NEGATIVE_INFINITY;
+      const save = async (force = false): Promise<void> => {
+        if (ctx.dryRun || (!force && performance.now() - savedAt < 1_000)) return;
+        savedAt = performance.now();
+        await saveState(client, stateKey, state);
       };
       pass.report.cycle = state.cycle;
 
@@ -186,6 +191,7 @@ export function createRedisTtlHook(options: RedisTtlHookOptions): RedisTtlHook {
 
       const ids = nodes.map((n) => n.id);
       const complete = ids.every((id) => state.doneNodes.includes(id)) && resolved.indexes.every((i) => state.doneIndexes.includes(i.key));
+      if (!complete) await save(true);
       if (complete) {
         pass.report.cycleComplete = true;
         resolved.policies.forEach((p, i) => metrics.withoutTtl.set({ ...labels, policy: p.match }, state.withoutTtl[i] ?? 0));
@@ -369,7 +375,7 @@ class Pass {
   }
 
   /** Sets and sorted sets: members whose record is gone are removed (SSCAN/ZSCAN, cursor kept across passes). */
-  async indexes(state: ScanState, save: () => Promise<void>): Promise<void> {
+  async indexes(state: ScanState, save: (force?: boolean) => Promise<void>): Promise<void> {
     for (const [i, rule] of this.#options.indexes.entries()) {
       if (state.doneIndexes.includes(rule.key)) continue;
       if (this.#overBudget()) return;
@@ -406,7 +412,7 @@ class Pass {
         cursor = next;
         state.indexes[rule.key] = cursor;
         if (cursor === "0") state.doneIndexes.push(rule.key);
-        await save();
+        await save(cursor === "0");
         if (cursor !== "0" && this.#overBudget()) return;
         await this.#pause();
       } while (cursor !== "0");
@@ -429,7 +435,7 @@ class Pass {
   }
 
   /** The keyspace scan: every master, SCAN COUNT batches, from the cursor the last pass left. */
-  async scan(nodes: Array<{ id: string; node: Redis }>, state: ScanState, save: () => Promise<void>, runIds: Record<string, string>): Promise<void> {
+  async scan(nodes: Array<{ id: string; node: Redis }>, state: ScanState, save: (force?: boolean) => Promise<void>, runIds: Record<string, string>): Promise<void> {
     const match = this.#compiled.scanMatch;
     state.runIds ??= {};
     for (const { id } of nodes) {
@@ -460,7 +466,7 @@ class Pass {
         cursor = next;
         state.nodes[id] = cursor;
         if (cursor === "0") state.doneNodes.push(id);
-        await save();
+        await save(cursor === "0");
         if (cursor !== "0" && this.#overBudget()) return;
         await this.#pause();
       } while (cursor !== "0");
