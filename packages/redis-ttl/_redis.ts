@@ -34,7 +34,7 @@ export async function sendBatch(target: RedisClient, commands: readonly RedisCom
     );
   } else {
     const pipeline = (target as Redis).pipeline();
-    for (const [name, ...args] of commands) pipeline.call(name, args);
+    for (const command of commands) pipeline.call(command[0], command.slice(1) as (string | number)[]);
     const result = await pipeline.exec();
     if (!result) throw new Error("Redis pipeline was discarded");
     replies = result as BatchReply[];

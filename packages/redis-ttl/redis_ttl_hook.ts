@@ -99,6 +99,11 @@ for i = 2, #KEYS do
 end
 return n`;
 
+// PEXPIRE KEYS[i] ARGV[1] NX for each key of one batch; answers how many got a TTL (= had none).
+const EXPIRE_MISSING = `local n = 0
+for i = 1, #KEYS do n = n + redis.call('pexpire', KEYS[i], ARGV[1], 'NX') end
+return n`;
+
 // Deletes KEYS[1] only while its parent KEYS[2] does not exist.
 const DELETE_IF_PARENT_GONE = `if redis.call('exists', KEYS[2]) == 0 then return redis.call('unlink', KEYS[1]) end
 return -1`;
@@ -475,21 +480,31 @@ class Pass {
 
   async #processKeys(node: Redis, keys: string[], state: ScanState): Promise<void> {
     const { policies, streams, orphans } = this.#compiled;
-    const byName: Array<{ key: string; candidates: number[] }> = [];
+    // Keys whose first matching policy has no type go straight to `chosen` (the common case, no allocation per
+    // key beyond the command); keys where a typed policy comes first keep their candidates until TYPE answers.
+    const chosen: Array<{ key: string; policy: number }> = [];
+    const typed: Array<{ key: string; candidates: number[] }> = [];
     const streamWork: Array<{ key: string; rule: ResolvedRedisTtlOptions["streams"][number] }> = [];
     const orphanWork: Array<{ key: string; rule: number; parent: string }> = [];
     for (const key of keys) {
       if (key.startsWith(OWNED_PREFIX)) continue;
-      const candidates: number[] = [];
+      let candidates: number[] | undefined;
       for (let i = 0; i < policies.length; i++) {
-        if (policies[i]!.pattern.regex.test(key)) {
-          candidates.push(i);
-          if (policies[i]!.rule.type === undefined) break; // a later policy can only win over a typed one
+        if (!policies[i]!.pattern.regex.test(key)) continue;
+        if (policies[i]!.rule.type === undefined) {
+          if (candidates) candidates.push(i);
+          else chosen.push({ key, policy: i });
+          break; // a later policy can only win over a typed one
+        }
+        (candidates ??= []).push(i);
+      }
+      if (candidates) typed.push({ key, candidates });
+      for (const s of streams) {
+        if (!s.pattern.literal && s.pattern.regex.test(key)) {
+          streamWork.push({ key, rule: s.rule });
+          break;
         }
       }
-      if (candidates.length > 0) byName.push({ key, candidates });
-      const stream = streams.find((s) => !s.pattern.literal && s.pattern.regex.test(key));
-      if (stream) streamWork.push({ key, rule: stream.rule });
       for (let i = 0; i < orphans.length; i++) {
         const captures = matchKey(orphans[i]!.pattern, key);
         if (captures) {
@@ -499,33 +514,57 @@ class Pass {
       }
     }
 
-    // Policies: TYPE only where a typed policy is a candidate; then the first policy that fits takes the key.
-    const typed = byName.filter((k) => k.candidates.some((i) => policies[i]!.rule.type !== undefined));
-    const types = new Map<string, string>();
+    // Typed candidates: one TYPE each; the first policy that fits takes the key.
     if (typed.length > 0) {
       const replies = await sendBatch(node, typed.map((k) => ["TYPE", k.key] as const));
-      typed.forEach((k, j) => {
+      typed.forEach(({ key, candidates }, j) => {
         const [err, value] = replies[j]!;
-        if (!this.#keyError(err)) types.set(k.key, String(value));
+        if (this.#keyError(err)) return;
+        const policy = candidates.find((i) => {
+          const want = policies[i]!.rule.type;
+          return want === undefined || String(value) === want;
+        });
+        if (policy !== undefined) chosen.push({ key, policy });
       });
-    }
-    const chosen: Array<{ key: string; policy: number }> = [];
-    for (const { key, candidates } of byName) {
-      const policy = candidates.find((i) => {
-        const want = policies[i]!.rule.type;
-        return want === undefined || types.get(key) === want;
-      });
-      if (policy !== undefined) chosen.push({ key, policy });
     }
     await this.#applyPolicies(node, chosen, state);
     await this.#trimStreams(node, streamWork);
     await this.#orphans(orphanWork, state);
   }
 
-  async #applyPolicies(node: Redis, chosen: Array<{ key: string; policy: number }>, state: ScanState): Promise<void> {
-    if (chosen.length === 0) return;
+  async #applyPolicies(node: Redis, all: Array<{ key: string; policy: number }>, state: ScanState): Promise<void> {
+    if (all.length === 0) return;
     const { policies } = this.#compiled;
     const dry = this.#ctx.dryRun;
+    let chosen = all;
+    if (!dry && !this.#client.isCluster) {
+      // Single node, `missing`: one short script per policy and batch runs the PEXPIRE NX of its keys (at most
+      // scanCount) and answers how many it set — one command instead of one per key, for Redis and for this
+      // process. (On a cluster the keys of a batch span slots, which a script may not.)
+      const byPolicy = new Map<number, string[]>();
+      chosen = [];
+      for (const item of all) {
+        if (policies[item.policy]!.rule.mode !== "missing") chosen.push(item);
+        else {
+          const keys = byPolicy.get(item.policy);
+          if (keys) keys.push(item.key);
+          else byPolicy.set(item.policy, [item.key]);
+        }
+      }
+      const groups = [...byPolicy];
+      const replies = await sendBatch(node, groups.map(([policy, keys]) => ["EVAL", EXPIRE_MISSING, keys.length, ...keys, policies[policy]!.rule.ttl] as const));
+      groups.forEach(([policy, keys], j) => {
+        const [err, value] = replies[j]!;
+        if (this.#keyError(err)) return;
+        const set = Number(value);
+        const report = this.report.policies[policy]!;
+        report.matched += keys.length;
+        report.withoutTtl += set;
+        report.changed += set;
+        state.withoutTtl[policy] = (state.withoutTtl[policy] ?? 0) + set;
+      });
+      if (chosen.length === 0) return;
+    }
     // `missing`: PEXPIRE NX answers 1 exactly when the key had no TTL. `cap`: PTTL first (to count keys without a
     // TTL), then PEXPIRE LT, which sets a TTL where there was none and shortens a longer one, never lengthens.
     // Dry run: PTTL only.

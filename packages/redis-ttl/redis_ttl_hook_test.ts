@@ -124,6 +124,42 @@ describe("createRedisTtlHook() policies", () => {
   });
 });
 
+describe("createRedisTtlHook() dry run of the other rules", () => {
+  test("a dry run lists the streams, index members and orphans it would touch, and changes nothing in Redis", async () => {
+    await using ns = await namespace("dry-rules");
+    const { k } = ns;
+    const pipeline = redis.pipeline();
+    for (let i = 0; i < 1_000; i++) pipeline.xadd(k("events:a"), "*", "n", String(i));
+    for (let i = 0; i < 10; i++) pipeline.sadd(k("jobs"), String(i));
+    pipeline.set(k("rec:3"), "1");
+    pipeline.set(k("job:7:meta"), "orphan");
+    await pipeline.exec();
+    const options = {
+      name: ns.name,
+      redis,
+      streams: [{ match: k("events:*"), maxLen: 100 }],
+      indexes: [{ key: k("jobs"), record: k("rec:{member}") }],
+      orphans: [{ match: k("job:*:meta"), parent: k("job:{1}"), minAge: "1h" }],
+    };
+    await setup(options).pass(); // a real pass notes the orphan's first sighting (and does the rest)
+    await redis.sadd(k("jobs"), "8", "9");
+    for (let i = 0; i < 1_000; i++) await redis.xadd(k("events:a"), "*", "n", String(i));
+    const before = await redis.xlen(k("events:a"));
+    const { pass, clock } = setup(options, { dryRun: true });
+    clock.ahead = 2 * 3_600_000;
+
+    const report = await pass();
+
+    expect(report.streams).toMatchObject({ streams: 1, keys: [k("events:a")] });
+    expect(report.streams.entries).toBeGreaterThan(0);
+    expect(report.indexes[0]).toMatchObject({ removed: 2, members: expect.arrayContaining(["8", "9"]) as unknown });
+    expect(report.orphans[0]).toMatchObject({ deleted: 1, keys: [k("job:7:meta")] });
+    expect(await redis.xlen(k("events:a"))).toBe(before);
+    expect(await redis.scard(k("jobs"))).toBe(3);
+    expect(await redis.exists(k("job:7:meta"))).toBe(1);
+  });
+});
+
 describe("createRedisTtlHook() streams", () => {
   test("trims a stream by length with XTRIM MAXLEN ~, keeping at least maxLen entries", async () => {
     await using ns = await namespace("maxlen");

@@ -39,6 +39,28 @@ describe("createRedisTtlHook() against a Redis that goes away or is locked down"
     }
   });
 
+  test("a pass stops on its time budget and says so; the following passes finish the cycle", async () => {
+    await using server = await ownRedis(); // alone on its Redis: every batch is this test's keys
+    const redis = connect(server.url);
+    try {
+      const pipeline = redis.pipeline();
+      for (let i = 0; i < 1_000; i++) pipeline.set(`hb:${i}`, "1");
+      await pipeline.exec();
+      // About 100 batches with a 50 ms pause after each cannot fit in a 100 ms budget.
+      const { pass } = setup({ name: "time", redis, scanCount: 10, pause: "50ms", budget: { time: 100 }, policies: [{ match: "hb:*", ttl: "5m" }] });
+
+      const reports = [await pass()];
+      while (!reports.at(-1)!.cycleComplete) reports.push(await pass());
+
+      expect(reports[0]).toMatchObject({ budgetExhausted: true, cycleComplete: false });
+      expect(reports[0]!.policies[0]!.changed).toBeGreaterThan(0);
+      expect(reports.length).toBeGreaterThan(2);
+      expect(reports.reduce((n, r) => n + r.policies[0]!.changed, 0)).toBe(1_000);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   test("under a volatile-* maxmemory-policy it warns once and sets the metric, even where CONFIG is renamed away", async () => {
     await using server = await ownRedis(["--maxmemory-policy", "volatile-lru", "--rename-command", "CONFIG", ""]);
     const redis = connect(server.url);

@@ -13,13 +13,14 @@
 // port. Never run by CI.
 //
 //   pnpm build (or npx tsc -b packages/redis-ttl) && node packages/redis-ttl/bench/ttl_bench.mjs
-//   env: KEYS=1000000 ROUNDS=3 NAIVE_ROUNDS=1
+//   env: KEYS=1000000 ROUNDS=3 NAIVE_ROUNDS=1 ONLY=ours,ours-np,one-liner,naive AUDIT=1 VERBOSE=
 import { execFileSync, fork, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
+import { auditRedis, formatRedisAudit } from "../dist/mod.js";
 
 const KEYS = Number(process.env.KEYS ?? 1_000_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
@@ -110,7 +111,8 @@ const contenders = {
 };
 
 const results = Object.fromEntries(Object.keys(contenders).map((name) => [name, []]));
-const names = Object.keys(contenders);
+// ONLY=ours,one-liner runs a subset (the ratios need one-liner in it).
+const names = Object.keys(contenders).filter((name) => !process.env.ONLY || process.env.ONLY.split(",").includes(name));
 console.log(`keys: ${KEYS} (${KEYS / 2} heartbeats without TTL); rounds: ${ROUNDS}; redis ${(await redis.info("server")).match(/redis_version:(\S+)/)[1]} on 127.0.0.1:${port}`);
 console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
 for (let round = 0; round < ROUNDS; round++) {
@@ -130,10 +132,11 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const base = median(results["one-liner"].map((r) => r.ms));
+const base = median(results["one-liner"].map((r) => r.ms)) ?? Number.NaN;
 console.log("\nmedians:");
 for (const name of names) {
   const rs = results[name];
+  if (rs.length === 0) continue;
   const ms = median(rs.map((r) => r.ms));
   const rss = rs[0].maxRssBytes ? `, peak RSS max ${(Math.max(...rs.map((r) => r.maxRssBytes)) / 2 ** 20).toFixed(0)} MiB` : "";
   console.log(
@@ -141,8 +144,20 @@ for (const name of names) {
   );
 }
 const naive = median(results.naive.map((r) => r.ms));
-console.log(`ours / naive: ${(median(results.ours.map((r) => r.ms)) / naive).toFixed(2)}x; ours-np / naive: ${(median(results["ours-np"].map((r) => r.ms)) / naive).toFixed(2)}x`);
+if (results.naive.length > 0) console.log(`ours / naive: ${(median(results.ours.map((r) => r.ms)) / naive).toFixed(2)}x; ours-np / naive: ${(median(results["ours-np"].map((r) => r.ms)) / naive).toFixed(2)}x`);
 console.log(`load average at end: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+
+// The audit on the same keyspace, default options (sample of about 100,000 keys), with the pinger running.
+if (process.env.AUDIT !== "0") {
+  await reset();
+  let audit;
+  const { ping, serverMaxMs } = await withPinger(async () => {
+    audit = await auditRedis(redis, { top: 5 });
+    return {};
+  });
+  console.log(`\nauditRedis() on the same ${KEYS} keys: ${(audit.durationMs / 1000).toFixed(2)} s; PING p99 ${ping.p99.toFixed(2)} ms, max ${ping.max.toFixed(2)} ms; server-side max ${serverMaxMs} ms; load ${loadavg()[0].toFixed(2)}`);
+  console.log(formatRedisAudit(audit));
+}
 redis.disconnect();
 server.kill("SIGKILL");
 rmSync(dir, { recursive: true, force: true });
