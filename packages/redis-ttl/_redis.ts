@@ -1,7 +1,7 @@
+import type { RedisClient } from "@reclaim/core";
 import type { Cluster, Redis } from "ioredis";
 
-/** A Redis connection as hooks receive it: a single node or a cluster. */
-export type RedisClient = Redis | Cluster;
+export type { RedisClient } from "@reclaim/core";
 
 /** One command: name, then its arguments. */
 export type RedisCommand = readonly [string, ...(string | number)[]];

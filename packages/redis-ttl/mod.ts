@@ -24,5 +24,6 @@
  * ```
  */
 export * from "./audit.ts";
+export * from "./definition.ts";
 export * from "./options.ts";
 export * from "./redis_ttl_hook.ts";

@@ -1,10 +1,6 @@
-import { duration } from "@reclaim/core";
-import type { Registry } from "prom-client";
+import { duration, type HookIdentity, type RedisClient } from "@reclaim/core";
 import { z } from "zod";
 import { compilePattern, highestPlaceholder } from "./_pattern.ts";
-import type { RedisClient } from "./_redis.ts";
-
-export type { RedisClient } from "./_redis.ts";
 
 /** Hook type, and the default instance name (the `hook` label of every metric the hook registers). */
 export const REDIS_TTL_HOOK = "redis-ttl";
@@ -110,16 +106,20 @@ export type ResolvedRedisTtlOptions = z.output<typeof redisTtlOptions>;
 /** One policy of the resolved options. */
 export type RedisTtlPolicy = ResolvedRedisTtlOptions["policies"][number];
 
-/** Options of {@link createRedisTtlHook}: the serialisable options plus runtime extras. Durations are ms or `"5m"`. */
-export interface RedisTtlHookOptions {
+/**
+ * Options of {@link createRedisTtlHook}: the serialisable options plus runtime extras (`redis`, and `name` and
+ * `registry` from `HookIdentity`: the instance name is `hook.name`, the `hook` label of every metric and the prefix
+ * of the hook's own keys). Durations are ms or `"5m"`.
+ */
+export interface RedisTtlHookOptions extends HookIdentity {
   /** `[{ match: "worker:heartbeat:*", ttl: "5m", mode?: "missing" | "cap", type?: "hash" }]`. @default [] */
-  policies?: Array<{ match: string; ttl: number | string; mode?: "missing" | "cap"; type?: RedisKeyType }>;
+  policies?: Array<{ match: string; ttl: number | string; mode?: "missing" | "cap" | undefined; type?: RedisKeyType | undefined }>;
   /** `[{ match: "events:*", maxLen?: 10000, maxAge?: "7d", limit?: 1000 }]`. @default [] */
-  streams?: Array<{ match: string; maxLen?: number; maxAge?: number | string; limit?: number }>;
+  streams?: Array<{ match: string; maxLen?: number | undefined; maxAge?: number | string | undefined; limit?: number | undefined }>;
   /** `[{ key: "jobs:completed", record: "worker:completion:{member}" }]`. @default [] */
   indexes?: Array<{ key: string; record: string }>;
   /** `[{ match: "job:*:meta", parent: "job:{1}", minAge?: "1h" }]`. @default [] */
-  orphans?: Array<{ match: string; parent: string; minAge?: number | string }>;
+  orphans?: Array<{ match: string; parent: string; minAge?: number | string | undefined }>;
   /** Keys per SCAN batch. @default 1000 */
   scanCount?: number;
   /** Pause between batches. @default "2ms" */
@@ -130,8 +130,4 @@ export interface RedisTtlHookOptions {
   dryRunKeys?: number;
   /** The Redis (single node or cluster), or a getter called at the start of each pass. Required. */
   redis: RedisClient | (() => Promise<RedisClient>);
-  /** Instance name: `hook.name` and the `hook` label of every metric. @default "redis-ttl" */
-  name?: string;
-  /** Registry for the hook's metrics. @default a private registry */
-  registry?: Registry;
 }

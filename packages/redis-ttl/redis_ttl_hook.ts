@@ -150,6 +150,7 @@ export function createRedisTtlHook(options: RedisTtlHookOptions): RedisTtlHook {
 
   return {
     name,
+    type: REDIS_TTL_HOOK,
     spanName: "expire redis",
     kind: "key",
     options: resolved,
