@@ -84,9 +84,25 @@ async function serverLatency() {
   return Number(worst[3]); // max latency (ms) of any event since the reset
 }
 
+// And per command: how long each call spent inside Redis on average (INFO commandstats) and how many calls took
+// 10 ms or more (SLOWLOG), which is what blocks other clients.
+async function commandStats() {
+  const info = await redis.info("commandstats");
+  const stats = [...info.matchAll(/^cmdstat_(\w+):calls=(\d+),usec=(\d+),usec_per_call=([\d.]+)/gm)]
+    .map(([, name, calls, usec, per]) => ({ name, calls: Number(calls), usec: Number(usec), per: Number(per) }))
+    .filter((s) => !["info", "config", "latency", "slowlog", "ping", "client", "hello", "command"].includes(s.name))
+    .sort((a, b) => b.usec - a.usec)
+    .slice(0, 3);
+  const slow = Number(await redis.call("SLOWLOG", "LEN"));
+  return { stats, slow };
+}
+
 async function withPinger(fn) {
   await redis.call("CONFIG", "SET", "latency-monitor-threshold", "1");
+  await redis.call("CONFIG", "SET", "slowlog-log-slower-than", "10000");
   await redis.call("LATENCY", "RESET");
+  await redis.call("SLOWLOG", "RESET");
+  await redis.call("CONFIG", "RESETSTAT");
   const proc = fork(join(here, "_pinger.mjs"), [String(port)], { stdio: ["ignore", "pipe", "inherit", "ipc"] });
   let out = "";
   proc.stdout.on("data", (c) => (out += c));
@@ -96,7 +112,7 @@ async function withPinger(fn) {
     proc.on("exit", () => resolve(JSON.parse(out)));
     proc.kill("SIGTERM");
   });
-  return { ...result, ping, serverMaxMs: await serverLatency() };
+  return { ...result, ping, serverMaxMs: await serverLatency(), commands: await commandStats() };
 }
 
 const contenders = {
@@ -125,8 +141,9 @@ for (let round = 0; round < ROUNDS; round++) {
     await check();
     results[name].push({ ...result, load });
     const rss = result.maxRssBytes ? `, peak RSS ${(result.maxRssBytes / 2 ** 20).toFixed(0)} MiB` : "";
+    const cmds = result.commands.stats.map((c) => `${c.name} ${c.calls} x ${c.per.toFixed(1)} us`).join(", ");
     console.log(
-      `round ${round + 1} ${name.padEnd(9)} ${(result.ms / 1000).toFixed(2)} s; PING p99 ${result.ping.p99.toFixed(2)} ms, max ${result.ping.max.toFixed(2)} ms (${result.ping.count} pings); server-side max ${result.serverMaxMs} ms${rss}; load ${load.toFixed(2)}`,
+      `round ${round + 1} ${name.padEnd(9)} ${(result.ms / 1000).toFixed(2)} s; PING p99 ${result.ping.p99.toFixed(2)} ms, max ${result.ping.max.toFixed(2)} ms (${result.ping.count} pings); server-side max ${result.serverMaxMs} ms${rss}; load ${load.toFixed(2)}\n          in Redis: ${cmds}; calls >= 10 ms: ${result.commands.slow}`,
     );
   }
 }
