@@ -8,16 +8,20 @@ export interface KeyPattern {
   readonly stars: number;
   /** True when the glob has no special character: it names exactly one key. */
   readonly literal: boolean;
+  /** That key (escapes removed), when `literal`. */
+  readonly key: string;
 }
 
 /** Compiles a Redis glob (the syntax of `SCAN MATCH` / `KEYS`) into an anchored regular expression. */
 export function compilePattern(glob: string): KeyPattern {
   let out = "";
+  let key = "";
   let stars = 0;
   let literal = true;
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i]!;
     if (c === "\\" && i + 1 < glob.length) {
+      key += glob[i + 1]!;
       out += escapeRegExp(glob[++i]!);
     } else if (c === "*") {
       out += "([\\s\\S]*)";
@@ -29,6 +33,7 @@ export function compilePattern(glob: string): KeyPattern {
     } else if (c === "[") {
       const end = closingBracket(glob, i);
       if (end < 0) {
+        key += "[";
         out += "\\[";
         continue;
       }
@@ -49,10 +54,11 @@ export function compilePattern(glob: string): KeyPattern {
       out += cls === "" ? (negate ? "[\\s\\S]" : "(?!)") : `[${negate ? "^" : ""}${cls}]`;
       i = end;
     } else {
+      key += c;
       out += escapeRegExp(c);
     }
   }
-  return { source: glob, regex: new RegExp(`^${out}$`), stars, literal };
+  return { source: glob, regex: new RegExp(`^${out}$`), stars, literal, key };
 }
 
 /** The captures of each `*` when `key` matches, else `undefined`. */
@@ -77,11 +83,6 @@ export function fillTemplate(template: string, captures: readonly string[], memb
     if (name === "member") return member ?? whole;
     return captures[Number(name) - 1] ?? whole;
   });
-}
-
-/** Escapes a literal so that `SCAN MATCH` matches exactly it. */
-export function escapeGlob(literal: string): string {
-  return literal.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
 
 function closingBracket(glob: string, open: number): number {

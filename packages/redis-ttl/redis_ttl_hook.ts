@@ -3,7 +3,7 @@ import { AbortedError, parseOptions, throwIfAborted, type Hook, type RunContext,
 import type { Redis } from "ioredis";
 import { Registry } from "prom-client";
 import { redisTtlMetrics, type RedisTtlMetrics } from "./_metrics.ts";
-import { compilePattern, escapeGlob, fillTemplate, matchKey, type KeyPattern } from "./_pattern.ts";
+import { compilePattern, fillTemplate, matchKey, type KeyPattern } from "./_pattern.ts";
 import { isReplyError, masters, parseInfo, resolveClient, sendBatch, type BatchReply, type RedisClient, type RedisCommand } from "./_redis.ts";
 import { keySlot } from "./_slot.ts";
 import { freshState, loadState, OWNED_PREFIX, ownedPrefix, saveState, type ScanState } from "./_state.ts";
@@ -220,7 +220,8 @@ function compile(options: ResolvedRedisTtlOptions): Compiled {
   const streams = options.streams.map((rule) => ({ pattern: compilePattern(rule.match), rule }));
   const orphans = options.orphans.map((rule) => ({ pattern: compilePattern(rule.match), rule }));
   const scanned = [...policies, ...streams.filter((s) => !s.pattern.literal), ...orphans];
-  const globs = new Set(scanned.map((s) => (s.pattern.literal ? escapeGlob(s.rule.match) : s.rule.match)));
+  // Every `match` is already a Redis glob (a literal stream key is trimmed by name, not found by the scan).
+  const globs = new Set(scanned.map((s) => s.rule.match));
   return { policies, streams, orphans, scanMatch: globs.size === 1 ? [...globs][0] : undefined, needsScan: scanned.length > 0 };
 }
 
@@ -316,7 +317,7 @@ class Pass {
 
   /** Streams named by a literal key: trimmed on every pass (bounded by LIMIT per call). */
   async literalStreams(): Promise<void> {
-    const work = this.#compiled.streams.filter((s) => s.pattern.literal).map((s) => ({ key: s.rule.match, rule: s.rule }));
+    const work = this.#compiled.streams.filter((s) => s.pattern.literal).map((s) => ({ key: s.pattern.key, rule: s.rule }));
     await this.#trimStreams(this.#client, work);
   }
 

@@ -4,6 +4,7 @@
 //   ours      one pass of the redis-ttl hook (policy worker:heartbeat:* 5m, missing), defaults (SCAN COUNT 1000,
 //             2 ms pause between batches), budget large enough for one pass
 //   ours-np   the same with pause 0
+//   ours-250  scanCount 250 (ONLY=ours-250,... to run it)
 //   one-liner redis-cli --scan --pattern 'worker:heartbeat:*' | awk '{print "EXPIRE", $1, 300, "NX"}' | redis-cli --pipe
 //   naive     SCAN + one awaited `redis.expire(key, 300, "NX")` per key
 //
@@ -118,6 +119,8 @@ async function withPinger(fn) {
 const contenders = {
   ours: () => child("_contender.mjs", ["ours", String(port), "2ms"]),
   "ours-np": () => child("_contender.mjs", ["ours", String(port), "0"]),
+  // Smaller batches: less time inside Redis per call, more calls and pauses (not in the default set).
+  "ours-250": () => child("_contender.mjs", ["ours", String(port), "2ms", "250"]),
   "one-liner": async () => {
     const started = performance.now();
     execFileSync("sh", ["-c", `redis-cli -p ${port} --scan --pattern 'worker:heartbeat:*' | awk '{print "EXPIRE", $1, 300, "NX"}' | redis-cli -p ${port} --pipe`], { stdio: "ignore" });
@@ -128,7 +131,7 @@ const contenders = {
 
 const results = Object.fromEntries(Object.keys(contenders).map((name) => [name, []]));
 // ONLY=ours,one-liner runs a subset (the ratios need one-liner in it).
-const names = Object.keys(contenders).filter((name) => !process.env.ONLY || process.env.ONLY.split(",").includes(name));
+const names = Object.keys(contenders).filter((name) => (process.env.ONLY ? process.env.ONLY.split(",").includes(name) : name !== "ours-250"));
 console.log(`keys: ${KEYS} (${KEYS / 2} heartbeats without TTL); rounds: ${ROUNDS}; redis ${(await redis.info("server")).match(/redis_version:(\S+)/)[1]} on 127.0.0.1:${port}`);
 console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
 for (let round = 0; round < ROUNDS; round++) {
