@@ -64,7 +64,7 @@ describe("reclaim hooks", () => {
     const { code, stdout } = await reclaim(["hooks", "-c", join(EXAMPLES, "reclaim.config.json"), "--json"], { cwd: EXAMPLES });
     expect(code).toBe(0);
     const { hooks } = JSON.parse(stdout) as { hooks: Array<{ type: string; summary: string; instances: Array<{ name: string; lock: string }> }> };
-    expect(hooks.map((hook) => hook.type)).toEqual(["event-log", "disk", "write-through", "docker-images", "sqlite-compactor"]);
+    expect(hooks.map((hook) => hook.type)).toEqual(["event-log", "disk", "write-through", "docker-images", "sqlite-compactor", "redis-ttl"]);
     expect(hooks.every((hook) => hook.summary.length > 10)).toBe(true);
     expect(hooks.find((hook) => hook.type === "sqlite-compactor")?.instances.map((i) => i.name)).toEqual(["jobs-db", "logs-db"]);
     expect(hooks.find((hook) => hook.type === "disk")?.instances).toEqual([{ name: "disk", enabled: true, lock: "redis" }]);
@@ -163,6 +163,9 @@ describe("logs", () => {
     const onTerminal = await firstLines(["script", "-qec", `exec ${process.execPath} ${BIN} start`, "/dev/null"]);
     expect(onTerminal).toMatch(/\d\d:\d\d:\d\d\.\d{3}\] INFO.*reclaim started/);
     expect(onTerminal).not.toContain('"msg":"reclaim started"');
+  });
+});
+
 describe("reclaim redis audit", () => {
   it("prints what fills the Redis by key pattern, from --url or from the config's redis-ttl instance, or JSON with --json", async () => {
     await using dir = await tempDir("cli-redis-audit-");
