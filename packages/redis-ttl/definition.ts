@@ -22,6 +22,10 @@ export const redisTtlDefinition: HookDefinition<typeof redisTtlOptions> = define
   options: redisTtlOptions,
   schedule: { interval: 300_000, initialDelay: 60_000 },
   stores: ["redis"],
+  rpc: {
+    /** The instance's runner status: last pass (with its report), totals, maxmemory-policy, last complete cycle. */
+    "redis.ttl_status": (runner) => runner.status(),
+  },
   create(options, env) {
     return createRedisTtlHook({ ...options, redis: () => env.redis(), name: env.instance, registry: env.registry });
   },

@@ -37,13 +37,19 @@ describe("redisTtlDefinition", () => {
       const hook = await redisTtlDefinition.create(options, env);
       expect(opened).toBe(0);
 
-      const result = await createRunner(hook, { registry: env.registry, enabled: true }).runOnce();
+      const runner = createRunner(hook, { registry: env.registry, enabled: true });
+      const result = await runner.runOnce();
 
       expect(result.outcome).toBe("success");
       expect(opened).toBe(1);
       expect(hook).toMatchObject({ name, type: "redis-ttl" });
       expect(await redis.pttl(`${name}:hb:1`)).toBeGreaterThan(0);
       expect(await env.registry.getSingleMetricAsString("reclaim_redis_ttls_set_total")).toContain(`{hook="${name}",policy="${name}:hb:*"} 1`);
+      expect(redisTtlDefinition.rpc?.["redis.ttl_status"]?.(runner)).toMatchObject({
+        hook: name,
+        lastRun: { outcome: "success" },
+        details: { maxmemoryPolicy: "noeviction", lastCompleteCycle: { cycle: 0, withoutTtl: { [`${name}:hb:*`]: 1 } } },
+      });
     } finally {
       await cleanup(redis, name);
     }
