@@ -190,10 +190,17 @@ export function createRedisTtlHook(options: RedisTtlHookOptions): RedisTtlHook {
       };
       pass.report.cycle = state.cycle;
 
-      await pass.literalStreams();
-      await pass.indexes(state, save);
       const nodes = compiled.needsScan ? await masters(client) : [];
-      await pass.scan(nodes, state, save, memory.runIds);
+      try {
+        await pass.literalStreams();
+        await pass.indexes(state, save);
+        await pass.scan(nodes, state, save, memory.runIds);
+      } catch (err) {
+        // Stopped between batches (the runner is stopping): keep the position reached. A broken connection cannot
+        // save; the next pass goes on from the last position written.
+        if (err instanceof AbortedError) await save(true);
+        throw err;
+      }
 
       const ids = nodes.map((n) => n.id);
       const complete = ids.every((id) => state.doneNodes.includes(id)) && resolved.indexes.every((i) => state.doneIndexes.includes(i.key));

@@ -61,6 +61,33 @@ describe("createRedisTtlHook() against a Redis that goes away or is locked down"
     }
   });
 
+  test("a pass stopped by the runner keeps the position it reached, and the next pass goes on from there", async () => {
+    await using server = await ownRedis();
+    const redis = connect(server.url);
+    try {
+      const pipeline = redis.pipeline();
+      for (let i = 0; i < 1_000; i++) pipeline.set(`hb:${i}`, "1");
+      await pipeline.exec();
+      const options = { name: "stop", redis, scanCount: 10, pause: "50ms", policies: [{ match: "hb:*", ttl: "5m" }] };
+      const { runner } = setup(options);
+      const pass = runner.runOnce();
+      await vi.waitFor(async () => expect(await redis.exists("reclaim:redis-ttl:stop:scan")).toBe(1), { timeout: 20_000, interval: 10 });
+      await runner.stop();
+      const stopped = await pass;
+      expect(stopped.outcome).toBe("aborted");
+      const given = (await Promise.all((await keysMatching(redis, "hb:*")).map((key) => redis.pttl(key)))).filter((t) => t > 0).length;
+      const saved = JSON.parse((await redis.get("reclaim:redis-ttl:stop:scan"))!) as { nodes: Record<string, string> };
+      expect(Object.values(saved.nodes)[0]).not.toBe("0");
+
+      const next = await setup({ ...options, pause: 0 }).pass();
+
+      expect(next.policies[0]!.changed).toBeLessThanOrEqual(1_000 - given);
+      expect(next.policies[0]!.changed + given).toBeGreaterThanOrEqual(1_000);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   test("under a volatile-* maxmemory-policy it warns once and sets the metric, even where CONFIG is renamed away", async () => {
     await using server = await ownRedis(["--maxmemory-policy", "volatile-lru", "--rename-command", "CONFIG", ""]);
     const redis = connect(server.url);
