@@ -29,6 +29,7 @@ describe.skipIf(redisClusterNodes.length === 0)("createRedisTtlHook() on a three
         await cluster.set(k(`keep:${i}`), "1");
       }
       for (let i = 0; i < 30; i++) await cluster.set(k(`m:${i}`), "1", "PX", 86_400_000);
+      for (let i = 0; i < 30; i++) await cluster.set(k(`hb:short:${i}`), "1", "PX", 30_000);
       for (let s = 0; s < 6; s++) for (let i = 0; i < 300; i++) await cluster.xadd(k(`events:${s}`), "*", "n", String(i));
       // An index whose records are spread over every master, and one whose records share its slot (hash tag).
       for (let i = 0; i < 60; i++) {
@@ -63,6 +64,7 @@ describe.skipIf(redisClusterNodes.length === 0)("createRedisTtlHook() on a three
 
       expect(first.cycleComplete).toBe(true);
       expect(first.policies.map((p) => p.changed)).toEqual([300, 30]);
+      for (let i = 0; i < 30; i++) expect(await cluster.pttl(k(`hb:short:${i}`))).toBeLessThanOrEqual(30_000); // never lengthened
       for (let i = 0; i < 300; i++) {
         expect(await cluster.pttl(k(`hb:${i}`))).toBeGreaterThan(0);
         expect(await cluster.pttl(k(`keep:${i}`))).toBe(-1);
