@@ -1,7 +1,7 @@
 /**
  * @module
  * reclaim's core: the hook contract, the runner loop that schedules a hook, metrics/span/logging helpers,
- * durations and sizes, option validation, leader locks and atomic writes.
+ * durations and sizes, option validation, leader locks, atomic writes and the deletion scope of hooks that delete files.
  *
  * @example
  * ```ts
@@ -18,6 +18,7 @@
  */
 export * from "./atomic_write.ts";
 export * from "./definition.ts";
+export * from "./deletion_scope.ts";
 export * from "./duration.ts";
 export * from "./errors.ts";
 export * from "./hook.ts";
@@ -26,5 +27,6 @@ export * from "./leader_lock.ts";
 export * from "./logger.ts";
 export * from "./metrics.ts";
 export * from "./options.ts";
+export * from "./removed_bytes.ts";
 export * from "./runner.ts";
 export * from "./size.ts";

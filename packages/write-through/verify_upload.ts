@@ -1,10 +1,9 @@
-import { lstat, realpath, unlink } from "node:fs/promises";
-import { dirname, isAbsolute, join, relative, sep } from "node:path";
+import { lstat, unlink } from "node:fs/promises";
 import { trace, type Tracer } from "@opentelemetry/api";
-import { hookMetrics, parseOptions, silentLogger, type Logger } from "@reclaim/core";
+import { hookMetrics, mediaScopeFields, parseOptions, silentLogger, type DeletionScope, type Logger } from "@reclaim/core";
 import { Registry } from "prom-client";
 import { z } from "zod";
-import { compileDeletionScope, deletionScopeFields, type DeletionScope } from "./_deletion_scope.ts";
+import { openMediaScope } from "./_deletion_scope.ts";
 import { writeThroughMetrics } from "./_metrics.ts";
 
 /** One local file and the URL of its remote copy. */
@@ -50,13 +49,13 @@ export interface VerifyOptions {
   journal?: string;
 }
 
-const scopeSchema = z.strictObject({ ...deletionScopeFields, journal: z.string().min(1).optional() });
+const scopeSchema = z.strictObject({ ...mediaScopeFields, journal: z.string().min(1).optional() });
 
-/** Validates `mediaDirs`/`protect` (throwing `RECLAIM_ERR_INVALID_OPTION` naming the field) and compiles them. */
-function scopeOf(options: VerifyOptions): DeletionScope {
+/** Validates `mediaDirs`/`protect` (throwing `RECLAIM_ERR_INVALID_OPTION` naming the field). */
+function scopeOptions(options: VerifyOptions): z.output<typeof scopeSchema> {
   const { mediaDirs, protect, journal } = options;
   const input = { ...(mediaDirs === undefined ? {} : { mediaDirs: [...mediaDirs] }), ...(protect === undefined ? {} : { protect: [...protect] }), ...(journal === undefined ? {} : { journal }) };
-  return compileDeletionScope(parseOptions("write-through", scopeSchema, input));
+  return parseOptions("write-through", scopeSchema, input);
 }
 
 const HTTP = /^https?:\/\//i;
@@ -80,9 +79,7 @@ const ROUTINE_SKIPS: ReadonlySet<string> = new Set([GONE, EMPTY, ALREADY_URL]);
  * ```
  */
 export async function verifyAndDelete(files: readonly PublishedFile[], options: VerifyOptions): Promise<VerifyOutcome[]> {
-  const scope = scopeOf(options);
-  const realRoot = await realpath(options.root);
-  const rootDev = (await lstat(realRoot)).dev;
+  const scope = await openMediaScope(options.root, scopeOptions(options));
   const outcomes: VerifyOutcome[] = new Array<VerifyOutcome>(files.length);
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -90,7 +87,7 @@ export async function verifyAndDelete(files: readonly PublishedFile[], options: 
       const index = next++;
       const file = files[index]!;
       try {
-        outcomes[index] = await verifyOne(file, realRoot, rootDev, scope, options);
+        outcomes[index] = await verifyOne(file, scope, options);
       } catch (err) {
         outcomes[index] = { path: file.path, url: file.url, outcome: "kept", reason: `unexpected error: ${(err as Error).message}`, retry: true };
       }
@@ -100,27 +97,15 @@ export async function verifyAndDelete(files: readonly PublishedFile[], options: 
   return outcomes;
 }
 
-async function verifyOne(file: PublishedFile, realRoot: string, rootDev: number, scope: DeletionScope, options: VerifyOptions): Promise<VerifyOutcome> {
+async function verifyOne(file: PublishedFile, scope: DeletionScope, options: VerifyOptions): Promise<VerifyOutcome> {
   const base = { path: file.path, url: file.url };
   if (typeof file.path !== "string" || file.path.trim() === "") return { ...base, outcome: "skipped", reason: EMPTY };
   if (HTTP.test(file.path)) return { ...base, outcome: "skipped", reason: ALREADY_URL };
   if (typeof file.url !== "string" || !HTTP.test(file.url)) return { ...base, outcome: "kept", reason: "no http(s) remote URL", retry: false };
-  const local = isAbsolute(file.path) ? file.path : join(realRoot, file.path);
-  const rel = relative(realRoot, local);
-  if (rel === "" || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return { ...base, outcome: "skipped", reason: "outside the root" };
-  const refusal = scope.refusal(rel.split(sep).join("/"));
-  if (refusal) return { ...base, outcome: "skipped", reason: refusal };
-  let before;
-  try {
-    if ((await realpath(dirname(local))) !== dirname(local)) return { ...base, outcome: "skipped", reason: "reached through a symlink" };
-    before = await lstat(local);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { ...base, outcome: "skipped", reason: GONE };
-    throw err;
-  }
-  if (before.isSymbolicLink()) return { ...base, outcome: "skipped", reason: "local path is a symlink" };
-  if (!before.isFile()) return { ...base, outcome: "skipped", reason: "local path is not a regular file" };
-  if (before.dev !== rootDev) return { ...base, outcome: "skipped", reason: "local file is on another filesystem than the root" };
+  // The scope's path rules, then the file on disk (symlinks, file type, filesystem): all before any HEAD.
+  const verdict = await scope.check(file.path);
+  if (!verdict.ok) return { ...base, outcome: "skipped", reason: verdict.gone ? GONE : verdict.reason };
+  const { path: local, stat: before } = verdict;
 
   let response: Response;
   try {
@@ -181,7 +166,7 @@ export interface AfterPublishResult {
  * ```
  */
 export async function afterPublish(localPaths: readonly string[], remoteUrls: readonly string[], options: AfterPublishOptions): Promise<AfterPublishResult> {
-  scopeOf(options); // bad mediaDirs/protect throw even while the remote is disabled
+  scopeOptions(options); // bad mediaDirs/protect throw even while the remote is disabled
   if (!options.remoteEnabled) return { deleted: 0, bytes: 0, files: [] };
   const tracer = options.tracer ?? trace.getTracer("reclaim");
   const log = (options.logger ?? silentLogger).child({ hook: "write-through" });

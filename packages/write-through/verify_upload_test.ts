@@ -73,7 +73,7 @@ describe("afterPublish()", () => {
       "outside the root",
       "outside the root",
       "reached through a symlink",
-      "local path is a symlink",
+      "a symlink (never followed)",
     ]);
   });
 
@@ -101,13 +101,13 @@ describe("afterPublish()", () => {
     );
     expect(result.files.map((f) => [f.path, f.outcome, f.reason])).toEqual([
       ["posts.json", "skipped", 'protected (matches "*.json")'],
-      ["app.db", "skipped", "not inside a media folder"],
+      ["app.db", "skipped", "not inside an allowed folder"],
       ["images/meta.json", "skipped", 'protected (matches "*.json")'],
       ["images/signer-keypair.bin", "skipped", 'protected (matches "*keypair*")'],
       ["images/.id.key", "skipped", 'protected (matches "*.key")'],
       ["images/../posts.json", "skipped", 'protected (matches "*.json")'],
-      [".reclaim/published.jsonl", "skipped", "the publish journal, its state or a file being written"],
-      [".reclaim/published.jsonl.state", "skipped", "the publish journal, its state or a file being written"],
+      [".reclaim/published.jsonl", "skipped", "the publish journal or its state"],
+      [".reclaim/published.jsonl.state", "skipped", "the publish journal or its state"],
       ["images/ok.png", "deleted", undefined],
       ["bid-images/nested/deep/ok.jpg", "deleted", undefined],
     ]);
@@ -128,11 +128,26 @@ describe("afterPublish()", () => {
       rels.map((_, i) => `${cdn.base}/${i}`),
       { root: dir.path, remoteEnabled: true, mediaDirs: ["media/images/"], protect: ["media/images/keep/**"] },
     );
-    expect(result.files.map((f) => f.reason ?? f.outcome)).toEqual(["not inside a media folder", "deleted", 'protected (matches "media/images/keep/**")', "not inside a media folder"]);
+    expect(result.files.map((f) => f.reason ?? f.outcome)).toEqual(["not inside an allowed folder", "deleted", 'protected (matches "media/images/keep/**")', "not inside an allowed folder"]);
     expect(await exists(join(dir.path, "images/a.png"))).toBe(true);
     expect(await exists(join(dir.path, "media/images/keep/c.png"))).toBe(true);
     await expect(afterPublish([], [], { root: dir.path, remoteEnabled: false, mediaDirs: ["../etc"] })).rejects.toThrow(/'mediaDirs\[0\]' must be a path relative to the root/);
     await expect(afterPublish([], [], { root: dir.path, remoteEnabled: true, protect: [""] })).rejects.toThrow(/'protect\[0\]'/);
+  });
+
+  it("refuses mediaDirs that are the root itself or overlap, so events.jsonl beside the media can never be deleted", async () => {
+    await using dir = await tempDir("wt-");
+    await using cdn = await startCdn();
+    const log = await local(dir.path, "events.jsonl", 9);
+    cdn.objects.set("/events.jsonl", { length: 9 });
+    const url = `${cdn.base}/events.jsonl`;
+    await expect(afterPublish(["events.jsonl"], [url], { root: dir.path, remoteEnabled: true, mediaDirs: ["."] })).rejects.toThrow(/'mediaDirs\[0\]' must be a folder inside the root, not the root itself/);
+    await expect(afterPublish(["events.jsonl"], [url], { root: dir.path, remoteEnabled: true, mediaDirs: ["images", "./"] })).rejects.toThrow(/'mediaDirs\[1\]' must be a folder inside the root/);
+    await expect(afterPublish(["events.jsonl"], [url], { root: dir.path, remoteEnabled: true, mediaDirs: ["images", "images/thumbs"] })).rejects.toThrow(`'mediaDirs[1]' must not be inside mediaDirs[0] ("images")`);
+    const result = await afterPublish(["events.jsonl"], [url], { root: dir.path, remoteEnabled: true });
+    expect(result.files.map((f) => [f.outcome, f.reason])).toEqual([["skipped", "not inside an allowed folder"]]);
+    expect(await exists(log)).toBe(true);
+    expect(cdn.requests).toEqual([]);
   });
 
   it("does nothing when the remote is disabled", async () => {

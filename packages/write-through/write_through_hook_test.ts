@@ -151,17 +151,32 @@ describe("createWriteThroughHook()", () => {
     expect(report).toMatchObject({ read: 7, invalid: 0, removed: 1, pending: 0, refusedCount: 6 });
     expect(report.refused.map((r) => r.reason)).toEqual([
       'protected (matches "*.json")',
-      "not inside a media folder",
+      "not inside an allowed folder",
       'protected (matches "*keypair*")',
       'protected (matches "*.key")',
-      "the publish journal, its state or a file being written",
-      "the publish journal, its state or a file being written",
+      "the publish journal or its state",
+      "the publish journal or its state",
     ]);
     for (const rel of victims) expect(await exists(join(dir.path, rel)), rel).toBe(true);
     expect(await exists(journal)).toBe(true);
     expect(await exists(`${journal}.state`)).toBe(true);
     expect(await exists(ok)).toBe(false);
     expect(cdn.requests).toEqual(["HEAD /videos/ok.mp4"]);
+  });
+
+  it("refuses mediaDirs \".\" at creation, so a journal line naming events.jsonl can never delete it", async () => {
+    await using dir = await tempDir("wt-hook-");
+    await using cdn = await startCdn();
+    const log = await local(dir.path, "events.jsonl", 5);
+    cdn.objects.set("/events.jsonl", { length: 5 });
+    expect(() => createWriteThroughHook({ root: dir.path, mediaDirs: ["."], remote: { enabled: true, baseUrl: cdn.base } })).toThrow(
+      /Cannot create write-through hook as 'mediaDirs\[0\]' must be a folder inside the root, not the root itself/,
+    );
+    await recordPublished(dir.path, [{ path: "events.jsonl" }]);
+    const report = await pass(createWriteThroughHook({ root: dir.path, remote: { enabled: true, baseUrl: cdn.base } }));
+    expect(report).toMatchObject({ removed: 0, refusedCount: 1, refused: [{ path: "events.jsonl", reason: "not inside an allowed folder" }] });
+    expect(await exists(log)).toBe(true);
+    expect(cdn.requests).toEqual([]);
   });
 
   it("truncates the journal once it is fully consumed and big enough, and restarts on a replaced journal", async () => {

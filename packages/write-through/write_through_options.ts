@@ -1,6 +1,5 @@
-import { duration, size } from "@reclaim/core";
+import { duration, mediaScopeFields, size } from "@reclaim/core";
 import { z } from "zod";
-import { deletionScopeFields } from "./_deletion_scope.ts";
 
 const parsesAsUrl = (value: string): boolean => {
   try {
@@ -33,7 +32,7 @@ export const writeThroughOptionsSchema = z.strictObject({
     .min(1)
     .refine((p) => !p.startsWith("/") && !p.split("/").includes(".."), "must be a path relative to the root without '..'")
     .default(".reclaim/published.jsonl"),
-  ...deletionScopeFields,
+  ...mediaScopeFields,
   remote: z
     .strictObject({
       /** Whether a remote holds the copies; when false the hook deletes nothing. @default false */
