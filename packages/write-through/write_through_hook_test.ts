@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { appendFile, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createRunner, silentLogger } from "@reclaim/core";
@@ -179,6 +180,27 @@ describe("createWriteThroughHook()", () => {
     expect(cdn.requests).toEqual([]);
   });
 
+  it("reports which check each deletion passed, and keeps a same-size copy whose checksum differs", async () => {
+    await using dir = await tempDir("wt-hook-");
+    await using cdn = await startCdn();
+    const a = await local(dir.path, "images/a.png", 6);
+    const b = await local(dir.path, "images/b.png", 6);
+    const c = await local(dir.path, "images/c.png", 6);
+    const md5 = (data: Buffer) => createHash("md5").update(data).digest("hex");
+    cdn.objects.set("/images/a.png", { length: 6, headers: { etag: `"${md5(Buffer.alloc(6, 1))}"` } });
+    cdn.objects.set("/images/b.png", { length: 6 });
+    cdn.objects.set("/images/c.png", { length: 6, headers: { etag: `"${md5(Buffer.alloc(6, 2))}"` } });
+    await recordPublished(dir.path, ["a", "b", "c"].map((n) => ({ path: `images/${n}.png` })));
+    const report = await pass(createWriteThroughHook({ root: dir.path, remote: { enabled: true, baseUrl: cdn.base } }));
+    expect(report).toMatchObject({ removed: 2, checks: { checksum: 1, size: 1 }, pending: 1 });
+    expect(report.deleted.sort((x, y) => x.path.localeCompare(y.path))).toEqual([
+      { path: "images/a.png", check: "checksum", detail: "ETag (MD5)" },
+      { path: "images/b.png", check: "size", detail: "Content-Length only: the remote states no content checksum" },
+    ]);
+    expect(report.kept).toEqual([{ path: "images/c.png", reason: expect.stringMatching(/^remote ETag \(MD5\) [0-9a-f]{32} differs from the local file's md5 [0-9a-f]{32}: same size, different content$/) }]);
+    expect([await exists(a), await exists(b), await exists(c)]).toEqual([false, false, true]);
+  });
+
   it("truncates the journal once it is fully consumed and big enough, and restarts on a replaced journal", async () => {
     await using dir = await tempDir("wt-hook-");
     await using cdn = await startCdn();
@@ -246,6 +268,7 @@ describe("writeThroughDefinition", () => {
       mediaDirs: ["images", "videos", "voice", "bid-images"],
       protect: ["*.json", "*keypair*", "*.key"],
       remote: { enabled: false },
+      verify: "checksum",
       timeout: 10_000,
       concurrency: 4,
       retryFor: 86_400_000,
