@@ -3,7 +3,7 @@ import { lstat, realpath } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, posix, relative, sep } from "node:path";
 import picomatch from "picomatch";
 import { z } from "zod";
-import { TEMP_MARKER } from "./atomic_write.ts";
+import { TEMP_MARKER } from "./temp_file.ts";
 
 /** Default media folders of the hooks that delete media (`disk`, `write-through`), relative to their root. */
 export const DEFAULT_MEDIA_DIRS: readonly string[] = Object.freeze(["images", "videos", "voice", "bid-images"]);

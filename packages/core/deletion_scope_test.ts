@@ -2,7 +2,7 @@ import { mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { TEMP_MARKER } from "./atomic_write.ts";
+import { TEMP_MARKER } from "./temp_file.ts";
 import { compileDeletionRules, compileProtect, mediaScopeFields, openDeletionScope, subFolders } from "./deletion_scope.ts";
 import { OptionRangeError } from "./errors.ts";
 import { parseOptions } from "./options.ts";

@@ -27,6 +27,8 @@ export * from "./leader_lock.ts";
 export * from "./logger.ts";
 export * from "./metrics.ts";
 export * from "./options.ts";
+export * from "./process_identity.ts";
 export * from "./removed_bytes.ts";
 export * from "./runner.ts";
 export * from "./size.ts";
+export * from "./temp_file.ts";
