@@ -1,14 +1,21 @@
 import { Writable } from "node:stream";
 import { main } from "./program.ts";
 
-/** Runs `reclaim ...argv` in-process and captures its exit code, stdout and stderr. */
-export async function reclaim(argv: string[], options: { cwd: string; env?: Record<string, string>; signal?: AbortSignal }): Promise<{ code: number; stdout: string; stderr: string; logs: string }> {
+/**
+ * Runs `reclaim ...argv` in-process and captures its exit code, stdout and stderr. `onLogs` is called with all
+ * the log lines so far each time one arrives (to wait for an event while the command runs).
+ */
+export async function reclaim(
+  argv: string[],
+  options: { cwd: string; env?: Record<string, string>; signal?: AbortSignal; onLogs?: (logs: string) => void },
+): Promise<{ code: number; stdout: string; stderr: string; logs: string }> {
   let stdout = "";
   let stderr = "";
   let logs = "";
   const logDestination = new Writable({
     write(chunk, _encoding, callback) {
       logs += String(chunk);
+      options.onLogs?.(logs);
       callback();
     },
   });
