@@ -1,4 +1,4 @@
-import { duration, mediaScopeFields, size } from "@reclaim/core";
+import { duration, mediaScopeFields, relativePath, size } from "@reclaim/core";
 import { z } from "zod";
 
 const parsesAsUrl = (value: string): boolean => {
@@ -27,11 +27,7 @@ export const writeThroughOptionsSchema = z.strictObject({
   /** Folder holding the local copies; nothing outside it is ever deleted. Required. */
   root: z.string().min(1),
   /** Publish journal, relative to the root: one JSON line `{"path","url"}` per uploaded file. @default ".reclaim/published.jsonl" */
-  journal: z
-    .string()
-    .min(1)
-    .refine((p) => !p.startsWith("/") && !p.split("/").includes(".."), "must be a path relative to the root without '..'")
-    .default(".reclaim/published.jsonl"),
+  journal: relativePath().default(".reclaim/published.jsonl"),
   ...mediaScopeFields,
   remote: z
     .strictObject({
