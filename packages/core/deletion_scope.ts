@@ -242,7 +242,9 @@ export async function openDeletionScope(root: string, options: DeletionScopeOpti
   for (const dir of options.folders) {
     // join keeps a trailing slash ("images/" → ".../images/"), which realpath would not: drop it.
     const path = join(realRoot, dir).replace(/(?<=.)\/+$/, "");
-    const reason = path === realRoot ? "is the root itself" : relative(realRoot, path).startsWith("..") ? "is outside the root" : await folderRefusal(path, rootStat.dev);
+    const rel = relative(realRoot, path);
+    const outside = rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel);
+    const reason = path === realRoot ? "is the root itself" : outside ? "is outside the root" : await folderRefusal(path, rootStat.dev);
     if (reason === "missing") continue;
     if (reason) refusedFolders.push({ dir, reason });
     else folders.push(path);

@@ -74,11 +74,13 @@ describe("openDeletionScope()", () => {
     await mkdir(join(dir.path, "images", "sub"));
     await symlink(outside.path, join(dir.path, "images", "escape"));
 
-    const scope = await openDeletionScope(dir.path, { folders: [".", "images", "videos", "voice"] });
-    expect(scope?.folders).toEqual([join(scope!.root, "images")]);
+    await mkdir(join(dir.path, "..media"));
+    const scope = await openDeletionScope(dir.path, { folders: [".", "images", "videos", "voice", "../x", "..media"] });
+    expect(scope?.folders).toEqual([join(scope!.root, "images"), join(scope!.root, "..media")]);
     expect(scope?.refusedFolders).toEqual([
       { dir: ".", reason: "is the root itself" },
       { dir: "videos", reason: "is a symlink (never followed)" },
+      { dir: "../x", reason: "is outside the root" },
     ]);
     expect(await scope!.check("images/a.png")).toMatchObject({ ok: true, rel: "images/a.png", path: join(scope!.root, "images", "a.png") });
     expect(await scope!.check(join(scope!.root, "images", "a.png"))).toMatchObject({ ok: true });
