@@ -38,7 +38,10 @@ describe("reclaim config check", () => {
   // Each bad config: exit 2, one line on stderr naming the field and the reason, nothing on stdout, no stack trace.
   it.each([
     ["an unknown top-level key", { hookz: {} }, "'hookz' is not a known option"],
-    ["an unknown hook", { hooks: { "disk-sweep": {} } }, "'hooks.disk-sweep' is not a known option"],
+    ["an unknown hook", { hooks: { "disk-sweep": {} } }, `'hooks.disk-sweep' needs a "type": 'disk-sweep' is not a hook type (known types: event-log, disk,`],
+    ["an instance of an unknown type", { hooks: { "logs-db": { type: "sqlite" } } }, `'hooks.logs-db.type' is not a known hook type: current value is "sqlite" (known types: event-log,`],
+    ["a bad instance name", { hooks: { Logs_DB: { type: "sqlite-compactor", path: "a.db" } } }, "'hooks.Logs_DB' is not a valid instance name: use a lower-case letter, then lower-case letters, digits or dashes"],
+    ["a type key with another type", { hooks: { disk: { type: "event-log", path: "e" } } }, `'hooks.disk.type' must be one of "disk": current value is "event-log"`],
     ["an unknown option inside a hook", { hooks: { disk: { root: ".", maxAgee: "7d" } } }, "'hooks.disk.maxAgee' is not a known option"],
     ["a wrong type", { exporter: { port: "http" } }, `'exporter.port' must be a number: current value is "http"`],
     ["a port out of range", { exporter: { port: 70000 } }, "'exporter.port' must be at most 65535: current value is 70000"],

@@ -11,8 +11,10 @@
  */
 export * from "./build_runners.ts";
 export * from "./config.ts";
+export * from "./config_schema.ts";
 export * from "./env_overrides.ts";
 export * from "./hooks.ts";
+export * from "./instances.ts";
 export * from "./io.ts";
 export * from "./program.ts";
-export * from "./usage_error.ts";
+export * from "./show_status.ts";

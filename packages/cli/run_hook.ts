@@ -1,12 +1,13 @@
-import { createLogger, type HookDefinition } from "@reclaim/core";
+import type { HookDefinition } from "@reclaim/core";
 import { Registry } from "prom-client";
-import { buildRunners, findDefinition } from "./build_runners.ts";
+import { buildRunners } from "./build_runners.ts";
 import { loadConfig } from "./config.ts";
+import { findInstance } from "./instances.ts";
 import { dataDirOf, type Io } from "./io.ts";
-import { UsageError } from "./usage_error.ts";
+import { commandLogger } from "./logger.ts";
 
 /**
- * `reclaim run HOOK`: one pass of one hook, its result as JSON on stdout (logs on stderr). Exit 0 when the pass
+ * `reclaim run HOOK`: one pass of one hook instance (a type or an instance name from the config), its result as JSON on stdout (logs on stderr). Exit 0 when the pass
  * succeeded or was skipped (kill switch), 1 when it failed.
  *
  * @example
@@ -15,17 +16,13 @@ import { UsageError } from "./usage_error.ts";
  * ```
  */
 export async function runHook(name: string, flags: { config?: string; dryRun?: boolean }, definitions: readonly HookDefinition[], io: Io): Promise<number> {
-  findDefinition(definitions, name);
   const dataDir = dataDirOf(io);
   const loaded = await loadConfig(flags.config, { definitions, env: io.env, cwd: io.cwd, dataDir });
   const config = { ...loaded.config, dryRun: loaded.config.dryRun || flags.dryRun === true };
-  if (!config.hooks[name]) {
-    const where = loaded.path ?? "the embedded default (no config file)";
-    throw new UsageError(`hook '${name}' is not configured in ${where}: add a "hooks": { "${name}": { ... } } block`);
-  }
-  const logger = createLogger({ level: config.log.level, destination: io.logDestination ?? 2 });
+  const instance = findInstance(loaded.instances, name, loaded.path ?? "the embedded default (no config file)");
+  const logger = commandLogger(config.log.level, io.logDestination ?? 2);
   if (loaded.path) process.chdir(loaded.baseDir);
-  const built = await buildRunners(config, { definitions, registry: new Registry(), logger, env: io.env, dataDir }, name);
+  const built = await buildRunners([instance], { registry: new Registry(), logger, env: io.env, dataDir, dryRun: config.dryRun });
   try {
     const [runner] = built.runners;
     const result = await runner!.runOnce();

@@ -46,11 +46,11 @@ describe("reclaim run", () => {
     expect(await readFile(path)).toEqual(before);
   });
 
-  it("refuses an unknown hook with exit code 2, listing the known ones", async () => {
+  it("refuses an unknown hook with exit code 2, listing the configured ones", async () => {
     await using dir = await tempDir("cli-");
     const { code, stderr } = await reclaim(["run", "evnt-log"], { cwd: dir.path });
     expect(code).toBe(2);
-    expect(stderr).toMatch(/^reclaim: unknown hook 'evnt-log': known hooks are event-log, disk, /);
+    expect(stderr).toMatch(/^reclaim: no hook named 'evnt-log' in the embedded default \(no config file\) \(configured: event-log, disk/);
   });
 
   it("refuses a hook the config file does not configure, before touching anything", async () => {
@@ -58,7 +58,7 @@ describe("reclaim run", () => {
     await eventLogFixture(dir.path, 10);
     const { code, stderr } = await reclaim(["run", "disk", "-c", "reclaim.config.json"], { cwd: dir.path });
     expect(code).toBe(2);
-    expect(stderr).toContain(`hook 'disk' is not configured in ${join(dir.path, "reclaim.config.json")}`);
+    expect(stderr).toContain(`no hook named 'disk' in ${join(dir.path, "reclaim.config.json")} (configured: event-log)`);
   });
 
   it("exits 1 when the pass fails, with the error in the JSON report", async () => {

@@ -1,10 +1,20 @@
 import { once } from "node:events";
-import { createLogger, isReclaimEnabled, type HookDefinition } from "@reclaim/core";
+import { isReclaimEnabled, type HookDefinition } from "@reclaim/core";
 import { createExporter, startTelemetry } from "@reclaim/exporter";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { buildRunners } from "./build_runners.ts";
 import { loadConfig } from "./config.ts";
 import { dataDirOf, VERSION, type Io } from "./io.ts";
+import { commandLogger } from "./logger.ts";
+
+/** Flags of `reclaim start`. */
+export interface StartFlags {
+  config?: string;
+  /** Every pass reports what it would remove and touches nothing (as `dryRun: true`). */
+  dryRun?: boolean;
+  /** Overrides `log.level` (and `RECLAIM_LOG_LEVEL`). */
+  logLevel?: string;
+}
 
 /**
  * `reclaim start`: every enabled hook plus the exporter, until SIGINT/SIGTERM (or `io.signal`). Resolves with the
@@ -15,15 +25,17 @@ import { dataDirOf, VERSION, type Io } from "./io.ts";
  * process.exitCode = await start({ config: "reclaim.config.json" }, definitions, processIo());
  * ```
  */
-export async function start(flags: { config?: string }, definitions: readonly HookDefinition[], io: Io): Promise<number> {
+export async function start(flags: StartFlags, definitions: readonly HookDefinition[], io: Io): Promise<number> {
   const dataDir = dataDirOf(io);
-  const loaded = await loadConfig(flags.config, { definitions, env: io.env, cwd: io.cwd, dataDir });
-  const { config } = loaded;
-  const logger = createLogger({ level: config.log.level, destination: io.logDestination ?? 1 });
+  const env = flags.logLevel ? { ...io.env, RECLAIM_LOG_LEVEL: flags.logLevel } : io.env;
+  const loaded = await loadConfig(flags.config, { definitions, env, cwd: io.cwd, dataDir });
+  const config = { ...loaded.config, dryRun: loaded.config.dryRun || flags.dryRun === true };
+  const logger = commandLogger(config.log.level, io.logDestination ?? 1);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   if (loaded.path) process.chdir(loaded.baseDir);
-  const built = await buildRunners(config, { definitions, registry, logger, env: io.env, dataDir });
+  const enabled = loaded.instances.filter((instance) => instance.enabled);
+  const built = await buildRunners(enabled, { registry, logger, env: io.env, dataDir, dryRun: config.dryRun });
   const telemetry = await startTelemetry(io.env, { version: VERSION });
 
   const exporter = createExporter({
@@ -48,7 +60,8 @@ export async function start(flags: { config?: string }, definitions: readonly Ho
   logger.info(
     {
       config: loaded.path ?? "embedded default",
-      hooks: built.runners.map((runner) => runner.hook.name),
+      hooks: enabled.map((instance) => (instance.name === instance.definition.name ? instance.name : `${instance.name} (${instance.definition.name})`)),
+      locks: Object.fromEntries(enabled.filter((instance) => instance.lock !== "none").map((instance) => [instance.name, instance.lock])),
       exporter: address && typeof address === "object" ? `http://${address.address}:${address.port}` : "off",
       dryRun: config.dryRun,
       enabled: isReclaimEnabled(io.env),

@@ -4,7 +4,9 @@ export type ReclaimErrorCode =
   | "RECLAIM_ERR_INVALID_DURATION"
   | "RECLAIM_ERR_INVALID_SIZE"
   | "RECLAIM_ERR_CONFIG"
-  | "RECLAIM_ERR_ABORTED";
+  | "RECLAIM_ERR_USAGE"
+  | "RECLAIM_ERR_ABORTED"
+  | "RECLAIM_ERR_STORE_UNAVAILABLE";
 
 /**
  * A user mistake in options or configuration: the message names the field, the reason and the value.
@@ -44,6 +46,46 @@ export class OptionRangeError extends RangeError {
   }
 }
 
+/**
+ * A mistake of the person running `reclaim` (bad argument, bad config): printed as one line, exit code 2, no stack
+ * trace, nothing touched. Hook packages throw it from the verbs they contribute.
+ *
+ * @example
+ * ```ts
+ * throw new UsageError("unknown hook 'dsik': known hooks are event-log, disk");
+ * ```
+ */
+export class UsageError extends Error {
+  readonly code: ReclaimErrorCode = "RECLAIM_ERR_USAGE";
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/**
+ * A Redis or Postgres that cannot be reached or refuses the credentials. One line, the URL without its password;
+ * inside a pass it fails that pass (the next pass tries again).
+ *
+ * @example
+ * ```ts
+ * throw new StoreUnavailableError("Redis", "redis://:***@cache:6379", err);
+ * // Redis at redis://:***@cache:6379 is unavailable: connect ECONNREFUSED 10.0.0.5:6379
+ * ```
+ */
+export class StoreUnavailableError extends Error {
+  readonly code: ReclaimErrorCode = "RECLAIM_ERR_STORE_UNAVAILABLE";
+  constructor(store: "Redis" | "Postgres", shownUrl: string, cause: Error) {
+    super(`${store} at ${shownUrl} is unavailable: ${oneLine(cause)}`, { cause });
+    this.name = "StoreUnavailableError";
+  }
+}
+
+function oneLine(err: Error): string {
+  const inner = err instanceof AggregateError && err.errors[0] instanceof Error ? err.errors[0] : err;
+  return (inner.message || inner.name || String(inner)).split("\n")[0]!;
+}
+
 /** Thrown inside a pass when its `AbortSignal` fires; the runner records the pass as `aborted`. */
 export class AbortedError extends Error {
   readonly code: ReclaimErrorCode = "RECLAIM_ERR_ABORTED";
@@ -68,7 +110,7 @@ export function throwIfAborted(signal: AbortSignal): void {
 /** True for an error carrying a reclaim user-mistake code (bad option, duration, size or config). */
 export function isUserError(err: unknown): err is Error & { code: ReclaimErrorCode } {
   const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" && code.startsWith("RECLAIM_ERR_") && code !== "RECLAIM_ERR_ABORTED";
+  return typeof code === "string" && code.startsWith("RECLAIM_ERR_") && code !== "RECLAIM_ERR_ABORTED" && code !== "RECLAIM_ERR_STORE_UNAVAILABLE";
 }
 
 function optionMessage(hook: string, field: string, reason: string, value: unknown): string {

@@ -1,4 +1,5 @@
 import type { Span } from "@opentelemetry/api";
+import type { Registry } from "prom-client";
 import type { Logger } from "./logger.ts";
 
 /**
@@ -42,8 +43,13 @@ export interface RunContext {
  * ```
  */
 export interface Hook<R extends RunReport = RunReport> {
-  /** Stable, low-cardinality name: `event-log`, `disk`, `docker-images`, ... Used as the `hook` label. */
+  /**
+   * Stable, low-cardinality instance name: the hook type (`event-log`, `disk`, ...) or the instance name from the
+   * config (`logs-db`). The `hook` label of every metric, the status entry, the lock key.
+   */
   readonly name: string;
+  /** The hook type when the name is an instance name (`sqlite-compactor` for `logs-db`). @default name */
+  readonly type?: string;
   /** Root span name, `<verb> <object>`. @default `run <name>` */
   readonly spanName?: string;
   /** Default `kind` label for removed items. @default "item" */
@@ -56,4 +62,23 @@ export interface Hook<R extends RunReport = RunReport> {
   status?(): Record<string, unknown>;
   /** Releases clients or handles the hook opened itself. */
   close?(): Promise<void> | void;
+}
+
+/** Instance names: a lower-case letter, then lower-case letters, digits and dashes (`logs-db`, `jobs-redis`). */
+export const INSTANCE_NAME: RegExp = /^[a-z][a-z0-9-]*$/;
+
+/**
+ * Runtime options every hook factory takes besides its own: the instance name and the registry. Two hooks of one
+ * type on one registry, each with its own `name`, report as separate series.
+ *
+ * @example
+ * ```ts
+ * createEventLogHook({ name: "audit-log", path: "/data/audit.jsonl", registry });
+ * ```
+ */
+export interface HookIdentity {
+  /** Instance name: `hook.name`, the `hook` label of every metric, the lock key. @default the hook type */
+  name?: string;
+  /** Registry for the hook's metrics. @default a private registry */
+  registry?: Registry;
 }

@@ -8,7 +8,8 @@ export type ReleaseLock = () => Promise<void>;
  * or `null` when another holder has it. Implementations: {@link redisLock}, {@link postgresLock}.
  */
 export interface LeaderLock {
-  acquire(key: string, ttlMs: number): Promise<ReleaseLock | null>;
+  /** `onLost` is called (at most once) when a held lock can no longer be vouched for. */
+  acquire(key: string, ttlMs: number, onLost?: () => void): Promise<ReleaseLock | null>;
 }
 
 /** The part of an ioredis client that {@link redisLock} uses. */
@@ -32,15 +33,30 @@ const RENEW = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("
 export function redisLock(client: RedisLockClient, options: { prefix?: string } = {}): LeaderLock {
   const prefix = options.prefix ?? "";
   return {
-    async acquire(key, ttlMs) {
+    async acquire(key, ttlMs, onLost) {
       const name = prefix + key;
       const token = randomBytes(16).toString("hex");
       if ((await client.set(name, token, "PX", ttlMs, "NX")) !== "OK") return null;
-      const renew = setInterval(() => {
-        client.eval(RENEW, 1, name, token, ttlMs).catch(() => undefined);
-      }, Math.max(1_000, Math.floor(ttlMs / 3)));
-      renew.unref();
+      let renewedAt = Date.now();
       let released = false;
+      const lost = () => {
+        clearInterval(renew);
+        if (!released) onLost?.();
+      };
+      // Renew every ttl/3; a renewal that finds another token, or none that succeeded for 2/3 of the TTL,
+      // means the lock is (or is about to be) lost.
+      const renew = setInterval(() => {
+        client.eval(RENEW, 1, name, token, ttlMs).then(
+          (renewed) => {
+            if (Number(renewed) === 1) renewedAt = Date.now();
+            else lost();
+          },
+          () => {
+            if (Date.now() - renewedAt >= (2 * ttlMs) / 3) lost();
+          },
+        );
+      }, Math.max(250, Math.floor(ttlMs / 3)));
+      renew.unref();
       return async () => {
         if (released) return;
         released = true;
@@ -53,7 +69,12 @@ export function redisLock(client: RedisLockClient, options: { prefix?: string } 
 
 /** The part of a `pg.Pool` that {@link postgresLock} uses. */
 export interface PostgresLockPool {
-  connect(): Promise<{ query(text: string, values?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }>; release(err?: Error | boolean): void }>;
+  connect(): Promise<{
+    query(text: string, values?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }>;
+    release(err?: Error | boolean): void;
+    on?(event: "error", listener: (err: Error) => void): unknown;
+    off?(event: "error", listener: (err: Error) => void): unknown;
+  }>;
 }
 
 /**
@@ -68,7 +89,7 @@ export interface PostgresLockPool {
  */
 export function postgresLock(pool: PostgresLockPool): LeaderLock {
   return {
-    async acquire(key) {
+    async acquire(key, _ttlMs, onLost) {
       const client = await pool.connect();
       try {
         const { rows } = await client.query("SELECT pg_try_advisory_lock(hashtext($1)) AS locked", [key]);
@@ -81,9 +102,15 @@ export function postgresLock(pool: PostgresLockPool): LeaderLock {
         throw err;
       }
       let released = false;
+      // The lock lives as long as this connection: if it dies, Postgres has already freed the lock.
+      const connectionLost = () => {
+        if (!released) onLost?.();
+      };
+      client.on?.("error", connectionLost);
       return async () => {
         if (released) return;
         released = true;
+        client.off?.("error", connectionLost);
         try {
           await client.query("SELECT pg_advisory_unlock(hashtext($1))", [key]);
           client.release();

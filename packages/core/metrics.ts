@@ -16,6 +16,51 @@ export function gauge<T extends string>(registry: Registry, config: MetricConfig
   return (registry.getSingleMetric(config.name) as Gauge<T> | undefined) ?? new Gauge<T>({ ...config, registers: [registry] });
 }
 
+/** Probes run on every scrape, per gauge and per hook instance. */
+const probesByGauge = new WeakMap<Gauge<string>, Map<string, (gauge: Gauge<"hook">) => void>>();
+
+/**
+ * A gauge read on every scrape, one series per hook instance: `probe` sets the values for `hook` (with
+ * `{ hook, ... }` labels). Several hooks of one type on one registry each add their probe; a hook created again
+ * under the same name replaces its earlier probe. For cheap reads only (`stat`, `statfs`): expensive probes are
+ * set at the end of each pass instead.
+ *
+ * @example
+ * ```ts
+ * scrapedGauge(registry, { name: "reclaim_event_log_bytes", help: "Size of the event log." }, "app-log", (g) => {
+ *   g.set({ hook: "app-log" }, statSync(path).size);
+ * });
+ * ```
+ */
+export function scrapedGauge<T extends string>(
+  registry: Registry,
+  config: MetricConfig<T>,
+  hook: string,
+  probe: (gauge: Gauge<T | "hook">) => void,
+): Gauge<T | "hook"> {
+  const labelNames = ["hook", ...(config.labelNames ?? []).filter((name) => name !== "hook")] as (T | "hook")[];
+  const metric = gauge<T | "hook">(registry, {
+    ...config,
+    labelNames,
+    collect() {
+      for (const read of probesByGauge.get(this as Gauge<string>)?.values() ?? []) {
+        try {
+          read(this as Gauge<"hook">);
+        } catch {
+          // a probe that cannot read now leaves its last value
+        }
+      }
+    },
+  });
+  let probes = probesByGauge.get(metric as Gauge<string>);
+  if (!probes) {
+    probes = new Map();
+    probesByGauge.set(metric as Gauge<string>, probes);
+  }
+  probes.set(hook, probe as (gauge: Gauge<"hook">) => void);
+  return metric;
+}
+
 /**
  * Returns the counter registered under `config.name` on `registry`, creating it on first use.
  *

@@ -17,6 +17,7 @@
  * ```
  */
 export * from "./atomic_write.ts";
+export * from "./connections.ts";
 export * from "./definition.ts";
 export * from "./deletion_scope.ts";
 export * from "./duration.ts";

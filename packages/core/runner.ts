@@ -44,7 +44,8 @@ export interface RunnerOptions {
   tracer?: Tracer;
   /** Parent logger; the runner uses its child `{ hook }`. @default silent */
   logger?: Logger;
-  /** Leader lock taken around each pass (one replica at a time). @default none */
+  /** Leader lock taken around each pass (one replica at a time), keyed `reclaim:lock:<hook name>`; a pass whose
+   * lock is lost (not renewed in time, or its connection died) is aborted. @default none */
   lock?: LeaderLock;
   /** How long the leader lock is held before it expires if not renewed. @default 2 × interval, at least 60 s */
   lockTtl?: number;
@@ -58,7 +59,10 @@ export interface RunnerOptions {
 
 /** JSON-safe status of a runner, as served by the exporter's `/status`. */
 export interface RunnerStatus {
+  /** The instance name. */
   hook: string;
+  /** The hook type (equal to `hook` unless the instance is named). */
+  type: string;
   state: RunnerState;
   enabled: boolean;
   dryRun: boolean;
@@ -196,6 +200,7 @@ class HookRunner<R extends RunReport> implements Runner<R> {
   status(): RunnerStatus {
     const status: RunnerStatus = {
       hook: this.hook.name,
+      type: this.hook.type ?? this.hook.name,
       state: this.#state,
       enabled: this.#enabled,
       dryRun: this.#dryRun,
@@ -253,7 +258,8 @@ class HookRunner<R extends RunReport> implements Runner<R> {
       let result: PassResult<R>;
       try {
         if (this.#lock) {
-          release = await this.#lock.acquire(`reclaim:${this.hook.name}`, this.#lockTtl);
+          const onLost = () => controller.abort(new AbortedError("The leader lock was lost: another replica may hold it now"));
+          release = await this.#lock.acquire(`reclaim:lock:${this.hook.name}`, this.#lockTtl, onLost);
           if (!release) {
             span.setAttribute("reclaim.outcome", "skipped");
             this.#log.debug("another replica holds the leader lock; pass skipped");

@@ -18,6 +18,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import type { Tracer } from "@opentelemetry/api";
+import { Registry } from "prom-client";
+import type { HookEnvironment } from "./definition.ts";
+import { silentLogger } from "./logger.ts";
 
 /** A temporary folder removed on dispose. */
 export interface TempDir extends AsyncDisposable {
@@ -143,4 +146,27 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/**
+ * A {@link HookEnvironment} for tests that build a hook through its definition: instance name = the hook type
+ * unless given, a fresh registry, a silent logger, and no stores unless `redis`/`postgres` are given.
+ *
+ * @example
+ * ```ts
+ * const hook = await diskDefinition.create(options, testHookEnvironment({ instance: "media", dataDir: dir.path }));
+ * ```
+ */
+export function testHookEnvironment(overrides: Partial<HookEnvironment> = {}): HookEnvironment {
+  const none = (store: string) => () => Promise.reject(new Error(`no ${store} in this test's hook environment`));
+  return {
+    instance: "test",
+    env: {},
+    dataDir: tmpdir(),
+    logger: silentLogger,
+    registry: new Registry(),
+    redis: none("Redis"),
+    postgres: none("Postgres"),
+    ...overrides,
+  };
 }

@@ -1,70 +1,51 @@
-import { counter, gauge, removedFileBytes } from "@reclaim/core";
+import { counter, gauge, removedFileBytes, scrapedGauge } from "@reclaim/core";
 import type { Counter, Gauge, Registry } from "prom-client";
 import { readDiskUsage } from "./disk_usage.ts";
 
-/** The disk hook's own metrics (the runner records the common ones). */
+/** The disk hook's own metrics (the runner records the common ones). Every series carries the `hook` label. */
 export interface DiskMetrics {
-  usedRatio: Gauge<"mount">;
-  freeBytes: Gauge<"mount">;
-  forecast: Gauge<"mount">;
-  removedBytes: Counter<"kind">;
-  pressureSweeps: Counter<"outcome">;
-  referencesCleared: Counter<string>;
+  usedRatio: Gauge<"hook" | "mount">;
+  freeBytes: Gauge<"hook" | "mount">;
+  forecast: Gauge<"hook" | "mount">;
+  removedBytes: Counter<"hook" | "kind">;
+  pressureSweeps: Counter<"hook" | "outcome">;
+  referencesCleared: Counter<"hook">;
 }
 
-/** Roots to probe on scrape, per registry and mount label. */
-const mountsByRegistry = new WeakMap<Registry, Map<string, string>>();
-
 /**
- * Registers (get-or-create) the disk metrics and adds `mount` -> `root` to the roots whose usage is read with
- * `statfs` on every scrape (cheap, so the gauges are always current).
+ * Registers (get-or-create) the disk metrics for one hook instance. Used ratio and free bytes are read with
+ * `statfs` on every scrape (cheap, so the gauges are always current); a root that is missing for now keeps its
+ * last value.
  */
-export function diskMetrics(registry: Registry, mount: string, root: string): DiskMetrics {
-  let mounts = mountsByRegistry.get(registry);
-  if (!mounts) {
-    mounts = new Map();
-    mountsByRegistry.set(registry, mounts);
-  }
-  mounts.set(mount, root);
-  const probe = (): Map<string, ReturnType<typeof readDiskUsage>> => {
-    const usages = new Map<string, ReturnType<typeof readDiskUsage>>();
-    for (const [label, path] of mountsByRegistry.get(registry) ?? []) {
-      try {
-        usages.set(label, readDiskUsage(path));
-      } catch {
-        // root missing for now: leave the last value
-      }
-    }
-    return usages;
-  };
+export function diskMetrics(registry: Registry, hook: string, mount: string, root: string): DiskMetrics {
   return {
-    usedRatio: gauge(registry, {
-      name: "reclaim_disk_used_ratio",
-      help: "Used fraction of the filesystem holding the disk hook's root (statfs, as df's Use%).",
-      labelNames: ["mount"],
-      collect() {
-        for (const [label, usage] of probe()) this.set({ mount: label }, usage.usedRatio);
-      },
-    }),
-    freeBytes: gauge(registry, {
-      name: "reclaim_disk_free_bytes",
-      help: "Bytes still available to unprivileged writers on the filesystem holding the disk hook's root.",
-      labelNames: ["mount"],
-      collect() {
-        for (const [label, usage] of probe()) this.set({ mount: label }, usage.freeBytes);
-      },
-    }),
+    usedRatio: scrapedGauge(
+      registry,
+      { name: "reclaim_disk_used_ratio", help: "Used fraction of the filesystem holding the disk hook's root (statfs, as df's Use%).", labelNames: ["mount"] },
+      hook,
+      (g) => g.set({ hook, mount }, readDiskUsage(root).usedRatio),
+    ),
+    freeBytes: scrapedGauge(
+      registry,
+      { name: "reclaim_disk_free_bytes", help: "Bytes still available to unprivileged writers on the filesystem holding the disk hook's root.", labelNames: ["mount"] },
+      hook,
+      (g) => g.set({ hook, mount }, readDiskUsage(root).freeBytes),
+    ),
     forecast: gauge(registry, {
       name: "reclaim_disk_full_forecast_seconds",
       help: "Seconds until the filesystem is full at the growth rate of recent passes (linear regression); -1 when not growing.",
-      labelNames: ["mount"],
+      labelNames: ["hook", "mount"],
     }),
     removedBytes: removedFileBytes(registry),
     pressureSweeps: counter(registry, {
       name: "reclaim_disk_pressure_sweeps_total",
       help: "Pressure sweeps started, by outcome (relieved: at or below the low watermark after; insufficient: still above).",
-      labelNames: ["outcome"],
+      labelNames: ["hook", "outcome"],
     }),
-    referencesCleared: counter(registry, { name: "reclaim_disk_references_cleared_total", help: "JSON store fields cleared because the file they pointed at was deleted." }),
+    referencesCleared: counter(registry, {
+      name: "reclaim_disk_references_cleared_total",
+      help: "JSON store fields cleared because the file they pointed at was deleted.",
+      labelNames: ["hook"],
+    }),
   };
 }

@@ -1,7 +1,9 @@
-import { defineHook, type HookDefinition, type HookEnvironment } from "@reclaim/core";
+import { resolve } from "node:path";
+import { defineHook, UsageError, type HookDefinition, type HookEnvironment } from "@reclaim/core";
+import { InvalidArgumentError } from "commander";
 import { createDiskHook } from "./disk_hook.ts";
 import { diskOptionsSchema, type DiskOptions } from "./disk_options.ts";
-import { logDiskAudit, type AuditResult } from "./audit.ts";
+import { auditDir, formatAudit, logDiskAudit, type AuditResult } from "./audit.ts";
 
 /**
  * The `disk` hook for the `reclaim` command: age sweep, pressure sweep and reference pruning of a media volume,
@@ -20,9 +22,34 @@ export const diskDefinition: HookDefinition<typeof diskOptionsSchema> = defineHo
   options: diskOptionsSchema,
   schedule: { interval: 3_600_000, initialDelay: 60_000 },
   embeddedDefault: (env) => ({ root: env.dataDir, remote: { enabled: Boolean(env.env.RECLAIM_REMOTE_BASE_URL) } }),
-  create: (options, env) => createDiskHook({ ...options, registry: env.registry }),
+  create: (options, env) => createDiskHook({ ...options, name: env.instance, registry: env.registry }),
   atStart: (options, env) => startupDiskAudit(options, env),
+  commands(program, cli) {
+    program
+      .command("audit")
+      .description("show what fills a folder: total, per top-level folder, largest files")
+      .argument("<dir>", "folder to audit")
+      .option("--top <n>", "how many of the largest files to list", positiveInt, 10)
+      .option("--json", "print JSON instead of a table")
+      .action(async (dir: string, flags: { top: number; json?: boolean }) => {
+        let result;
+        try {
+          result = await auditDir(resolve(cli.cwd, dir), { top: flags.top });
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === "ENOENT" || code === "ENOTDIR") throw new UsageError(`cannot audit ${dir}: ${code === "ENOENT" ? "no such folder" : "not a folder"}`);
+          throw err;
+        }
+        cli.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatAudit(result)}\n`);
+      });
+  },
 });
+
+function positiveInt(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError("must be a whole number of at least 1.");
+  return number;
+}
 
 /**
  * The startup audit the daemon runs for the `disk` hook: when `audit.atStart` is true, audits `options.root` and
@@ -35,8 +62,8 @@ export const diskDefinition: HookDefinition<typeof diskOptionsSchema> = defineHo
  * void startupDiskAudit(options, env);
  * ```
  */
-export async function startupDiskAudit(options: DiskOptions, env: Pick<HookEnvironment, "logger">): Promise<AuditResult | undefined> {
+export async function startupDiskAudit(options: DiskOptions, env: Pick<HookEnvironment, "logger" | "instance">): Promise<AuditResult | undefined> {
   if (!options.audit.atStart) return undefined;
   const args = options.threads === undefined ? { top: options.audit.top } : { top: options.audit.top, threads: options.threads };
-  return logDiskAudit(options.root, env.logger.child({ hook: "disk" }), args);
+  return logDiskAudit(options.root, env.logger.child({ hook: env.instance }), args);
 }

@@ -1,6 +1,6 @@
 import { Writable } from "node:stream";
 import { createLogger, silentLogger } from "@reclaim/core";
-import { tempDir } from "@reclaim/core/testing";
+import { tempDir, testHookEnvironment } from "@reclaim/core/testing";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { diskDefinition, startupDiskAudit } from "./definition.ts";
@@ -27,13 +27,13 @@ describe("diskDefinition", () => {
   });
 
   it("embedded default looks after the data dir and enables the remote only with RECLAIM_REMOTE_BASE_URL", () => {
-    const env = { env: {}, dataDir: "/srv/.data", logger: silentLogger, registry: new Registry() };
+    const env = testHookEnvironment({ instance: "disk", dataDir: "/srv/.data" });
     expect(diskDefinition.embeddedDefault?.(env)).toEqual({ root: "/srv/.data", remote: { enabled: false } });
     expect(diskDefinition.embeddedDefault?.({ ...env, env: { RECLAIM_REMOTE_BASE_URL: "https://cdn.example/" } })).toEqual({ root: "/srv/.data", remote: { enabled: true } });
   });
 
   it("creates a disk hook with the sweep disk span", async () => {
-    const env = { env: {}, dataDir: "/srv/.data", logger: silentLogger, registry: new Registry() };
+    const env = testHookEnvironment({ instance: "disk", dataDir: "/srv/.data" });
     const hook = await diskDefinition.create(diskDefinition.options.parse({ root: "/data" }), env);
     expect(hook).toMatchObject({ name: "disk", spanName: "sweep disk" });
   });
@@ -43,9 +43,9 @@ describe("diskDefinition", () => {
     await file(dir.path, "images/a.png", 0, 100);
     const lines: string[] = [];
     const logger = createLogger({ destination: new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(chunk.toString()), done()) }) });
-    const result = await startupDiskAudit(diskDefinition.options.parse({ root: dir.path }), { logger });
+    const result = await startupDiskAudit(diskDefinition.options.parse({ root: dir.path }), { logger, instance: "media" });
     expect(result?.totalBytes).toBe(100);
-    expect(JSON.parse(lines[0]!)).toMatchObject({ hook: "disk", event: "disk-audit" });
-    expect(await startupDiskAudit(diskDefinition.options.parse({ root: dir.path, audit: { atStart: false } }), { logger })).toBeUndefined();
+    expect(JSON.parse(lines[0]!)).toMatchObject({ hook: "media", event: "disk-audit" });
+    expect(await startupDiskAudit(diskDefinition.options.parse({ root: dir.path, audit: { atStart: false } }), { logger, instance: "media" })).toBeUndefined();
   });
 });

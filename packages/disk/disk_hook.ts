@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { parseOptions, TEMP_MARKER, type Hook, type RunContext, type RunReport } from "@reclaim/core";
+import { parseOptions, TEMP_MARKER, type Hook, type HookIdentity, type RunContext, type RunReport } from "@reclaim/core";
 import { Registry } from "prom-client";
 import type { z } from "zod";
 import { diskOptionsSchema, type DiskOptions } from "./disk_options.ts";
@@ -12,9 +12,7 @@ import { defaultScanThreads, scanTrees, type ScanTotals } from "./_scan.ts";
 import type { ChunkConfig } from "./_scan_chunk.ts";
 
 /** Options of {@link createDiskHook}: the config-file options plus runtime objects. */
-export type DiskHookOptions = z.input<typeof diskOptionsSchema> & {
-  /** Registry for the disk metrics. @default a private registry */
-  registry?: Registry;
+export type DiskHookOptions = z.input<typeof diskOptionsSchema> & HookIdentity & {
   /** Most files a pressure-sweep round keeps in memory before deleting (bounds memory). @default 100000 */
   pressureBatchSize?: number;
 };
@@ -61,11 +59,11 @@ export interface DiskRunReport extends RunReport {
  * ```
  */
 export function createDiskHook(options: DiskHookOptions): Hook<DiskRunReport> {
-  const { registry = new Registry(), pressureBatchSize = 100_000, ...rest } = options;
+  const { registry = new Registry(), name: hook = "disk", pressureBatchSize = 100_000, ...rest } = options;
   const opts: Readonly<DiskOptions> = parseOptions("disk", diskOptionsSchema, rest);
   const root = resolve(opts.root);
   const threads = opts.threads ?? defaultScanThreads();
-  const metrics = diskMetrics(registry, opts.mount, root);
+  const metrics = diskMetrics(registry, hook, opts.mount, root);
   const protect = compileProtect(opts.protect);
   const samples: UsageSample[] = [];
   let lastForecast = -1;
@@ -165,7 +163,7 @@ export function createDiskHook(options: DiskHookOptions): Hook<DiskRunReport> {
       });
       for (const rel of outcome.deletedReferenced) deletedReferenced.add(rel);
       report.pressure = { triggered: true, ...outcome, deletedReferenced: [] };
-      if (!ctx.dryRun) metrics.pressureSweeps.inc({ outcome: outcome.reachedLow ? "relieved" : "insufficient" });
+      if (!ctx.dryRun) metrics.pressureSweeps.inc({ hook, outcome: outcome.reachedLow ? "relieved" : "insufficient" });
       const fields = {
         removed: outcome.removed,
         bytes: outcome.bytes,
@@ -187,7 +185,7 @@ export function createDiskHook(options: DiskHookOptions): Hook<DiskRunReport> {
       report.references.stores = pruned.stores;
       report.references.problems.push(...pruned.problems);
       if (pruned.cleared > 0) {
-        if (!ctx.dryRun) metrics.referencesCleared.inc(pruned.cleared);
+        if (!ctx.dryRun) metrics.referencesCleared.inc({ hook }, pruned.cleared);
         ctx.log.info({ cleared: pruned.cleared, stores: pruned.stores, dryRun: ctx.dryRun }, "cleared references to deleted files");
       }
     }
@@ -199,17 +197,17 @@ export function createDiskHook(options: DiskHookOptions): Hook<DiskRunReport> {
     report.removed = report.age.removed + pressureRemoved;
     report.reclaimedBytes = report.age.bytes + pressureBytes;
     if (!ctx.dryRun) {
-      if (report.age.bytes > 0) metrics.removedBytes.inc({ kind: "age" }, report.age.bytes);
-      if (pressureBytes > 0) metrics.removedBytes.inc({ kind: "pressure" }, pressureBytes);
+      if (report.age.bytes > 0) metrics.removedBytes.inc({ hook, kind: "age" }, report.age.bytes);
+      if (pressureBytes > 0) metrics.removedBytes.inc({ hook, kind: "pressure" }, pressureBytes);
     }
     const after = readDiskUsage(plan.root);
     report.usedRatioAfter = after.usedRatio;
     report.freeBytes = after.freeBytes;
     lastForecast = forecastSecondsUntilFull(samples, after.freeBytes);
     report.forecastSeconds = lastForecast;
-    metrics.forecast.set({ mount: opts.mount }, lastForecast);
-    metrics.usedRatio.set({ mount: opts.mount }, after.usedRatio);
-    metrics.freeBytes.set({ mount: opts.mount }, after.freeBytes);
+    metrics.forecast.set({ hook, mount: opts.mount }, lastForecast);
+    metrics.usedRatio.set({ hook, mount: opts.mount }, after.usedRatio);
+    metrics.freeBytes.set({ hook, mount: opts.mount }, after.freeBytes);
     ctx.span.setAttributes({
       "reclaim.disk.mount": opts.mount,
       "reclaim.disk.used_ratio": report.usedRatioBefore,
@@ -225,7 +223,8 @@ export function createDiskHook(options: DiskHookOptions): Hook<DiskRunReport> {
   }
 
   return {
-    name: "disk",
+    name: hook,
+    type: "disk",
     spanName: "sweep disk",
     kind: "file",
     options: opts,

@@ -298,9 +298,9 @@ describe("createDiskHook() observability", () => {
     expect(span?.name).toBe("sweep disk");
     expect(span?.attributes).toMatchObject({ "reclaim.disk.age.removed": 1, "reclaim.disk.pressure.triggered": false, "reclaim.disk.mount": "data" });
     expect(await registry.getSingleMetricAsString("reclaim_removed_total")).toContain('reclaim_removed_total{hook="disk",kind="age"} 1');
-    expect(await registry.getSingleMetricAsString("reclaim_disk_removed_bytes_total")).toContain('reclaim_disk_removed_bytes_total{kind="age"} 1000');
-    expect(await registry.getSingleMetricAsString("reclaim_disk_used_ratio")).toMatch(/reclaim_disk_used_ratio\{mount="data"\} 0?\.\d+|reclaim_disk_used_ratio\{mount="data"\} [01]/);
-    expect(await registry.getSingleMetricAsString("reclaim_disk_free_bytes")).toMatch(/reclaim_disk_free_bytes\{mount="data"\} \d+/);
-    expect(await registry.getSingleMetricAsString("reclaim_disk_full_forecast_seconds")).toContain('reclaim_disk_full_forecast_seconds{mount="data"} -1');
+    expect(await registry.getSingleMetricAsString("reclaim_disk_removed_bytes_total")).toContain('reclaim_disk_removed_bytes_total{hook="disk",kind="age"} 1000');
+    expect(await registry.getSingleMetricAsString("reclaim_disk_used_ratio")).toMatch(/reclaim_disk_used_ratio\{hook="disk",mount="data"\} 0?\.\d+|reclaim_disk_used_ratio\{hook="disk",mount="data"\} [01]/);
+    expect(await registry.getSingleMetricAsString("reclaim_disk_free_bytes")).toMatch(/reclaim_disk_free_bytes\{hook="disk",mount="data"\} \d+/);
+    expect(await registry.getSingleMetricAsString("reclaim_disk_full_forecast_seconds")).toContain('reclaim_disk_full_forecast_seconds{hook="disk",mount="data"} -1');
   });
 });

@@ -44,8 +44,8 @@ describe("createDiskHook() pressure sweep on a real tmpfs", () => {
     expect(survived).toEqual(paths.map((_, i) => i >= deleted));
     expect(await exists(young)).toBe(true);
     expect(await exists(keypair)).toBe(true);
-    expect(await registry.getSingleMetricAsString("reclaim_disk_pressure_sweeps_total")).toContain('reclaim_disk_pressure_sweeps_total{outcome="relieved"} 1');
-    expect(await registry.getSingleMetricAsString("reclaim_disk_removed_bytes_total")).toContain(`reclaim_disk_removed_bytes_total{kind="pressure"} ${deleted * FILE}`);
+    expect(await registry.getSingleMetricAsString("reclaim_disk_pressure_sweeps_total")).toContain('reclaim_disk_pressure_sweeps_total{hook="disk",outcome="relieved"} 1');
+    expect(await registry.getSingleMetricAsString("reclaim_disk_removed_bytes_total")).toContain(`reclaim_disk_removed_bytes_total{hook="disk",kind="pressure"} ${deleted * FILE}`);
   });
 
   it("keeps memory bounded by selecting in rounds and still deletes oldest first", async (ctx) => {
@@ -66,7 +66,7 @@ describe("createDiskHook() pressure sweep on a real tmpfs", () => {
     const report = await runPass(createDiskHook({ root: fs.path, threads: 2, registry }), { registry });
     expect(report.pressure).toMatchObject({ triggered: true, reachedLow: false, removed: 0, reason: "no eligible file left: 40 younger than pressure.minAge" });
     for (const path of paths) expect(await exists(path)).toBe(true);
-    expect(await registry.getSingleMetricAsString("reclaim_disk_pressure_sweeps_total")).toContain('reclaim_disk_pressure_sweeps_total{outcome="insufficient"} 1');
+    expect(await registry.getSingleMetricAsString("reclaim_disk_pressure_sweeps_total")).toContain('reclaim_disk_pressure_sweeps_total{hook="disk",outcome="insufficient"} 1');
   });
 
   it("dry run estimates the sweep and deletes nothing", async (ctx) => {

@@ -1,5 +1,7 @@
 import { existsSync } from "node:fs";
-import { defineHook, type HookDefinition } from "@reclaim/core";
+import { resolve } from "node:path";
+import { defineHook, UsageError, type HookDefinition } from "@reclaim/core";
+import { checkDockerfileLabels, formatLabelCheck } from "./dockerfile_labels.ts";
 import { z } from "zod";
 import { dockerHostOptions } from "./_docker_client.ts";
 import { createDockerImagesHook, DOCKER_IMAGES_HOOK, dockerImagesOptions } from "./prune_images.ts";
@@ -76,6 +78,22 @@ export const dockerImagesDefinition: HookDefinition<typeof dockerImagesConfig> =
   create(options, env) {
     const { socketPath, host, ...rest } = options;
     const docker = socketPath !== undefined ? { socketPath } : host !== undefined ? (dockerHostOptions(host) as Exclude<ReturnType<typeof dockerHostOptions>, string>) : undefined;
-    return createDockerImagesHook({ ...rest, registry: env.registry, ...(docker ? { docker } : {}) });
+    return createDockerImagesHook({ ...rest, name: env.instance, registry: env.registry, ...(docker ? { docker } : {}) });
+  },
+  commands(program, cli) {
+    program
+      .command("docker")
+      .description("Docker helpers")
+      .command("check-labels")
+      .description("exit 1 when a Dockerfile does not declare the managed label the docker-images hook prunes by")
+      .argument("[dockerfiles...]", "Dockerfiles to check", ["Dockerfile"])
+      .option("--label <label>", "the managed label, key=value (default: RECLAIM_DOCKER_LABEL or reclaim.managed=true)")
+      .action(async (files: string[], flags: { label?: string }) => {
+        const label = flags.label ?? (cli.env.RECLAIM_DOCKER_LABEL || DEFAULT_DOCKER_LABEL);
+        if (!/^[^=\s]+(=.*)?$/.test(label)) throw new UsageError(`--label must look like key=value: current value is ${JSON.stringify(label)}`);
+        const result = await checkDockerfileLabels(files.map((file) => resolve(cli.cwd, file)), label);
+        cli.stdout(`${formatLabelCheck(result)}\n`);
+        cli.exit(result.ok ? 0 : 1);
+      });
   },
 });

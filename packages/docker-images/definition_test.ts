@@ -1,3 +1,4 @@
+import { testHookEnvironment } from "@reclaim/core/testing";
 import { randomBytes } from "node:crypto";
 import { createRunner, parseOptions, silentLogger } from "@reclaim/core";
 import { Registry } from "prom-client";
@@ -5,7 +6,7 @@ import { describe, expect, test } from "vitest";
 import { engineSocketPath } from "./_test_proxy.ts";
 import { dockerImagesConfig, dockerImagesDefinition, embeddedDockerImagesOptions } from "./definition.ts";
 
-const env = (vars: Record<string, string | undefined> = {}) => ({ env: vars, dataDir: "/tmp/.data", logger: silentLogger, registry: new Registry() });
+const env = (vars: Record<string, string | undefined> = {}) => testHookEnvironment({ instance: "docker-images", env: vars, dataDir: "/tmp/.data" });
 
 describe("dockerImagesDefinition", () => {
   test("fills in minAge 10m and concurrency 4, and runs every 30 min after 60 s", () => {

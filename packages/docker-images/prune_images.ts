@@ -63,6 +63,8 @@ export interface DockerImagesHookOptions {
   onError?: (err: Error, context: DockerImagesErrorContext) => void;
   /** Registry for the hook's own metrics. @default a private registry */
   registry?: Registry;
+  /** Instance name: `hook.name` and the `hook` label of every metric. @default "docker-images" */
+  name?: string;
 }
 
 /** One image removed (or, in a dry run, that would be removed). */
@@ -122,10 +124,10 @@ interface Census {
  * ```
  */
 export function createDockerImagesHook(options: DockerImagesHookOptions): DockerImagesHook {
-  const { docker, onError, registry, ...serialisable } = options;
+  const { docker, onError, registry, name = DOCKER_IMAGES_HOOK, ...serialisable } = options;
   const resolved = parseOptions(DOCKER_IMAGES_HOOK, dockerImagesOptions, serialisable);
   const client = resolveDocker(docker);
-  const metrics = dockerImageMetrics(registry ?? new Registry());
+  const metrics = dockerImageMetrics(registry ?? new Registry(), name);
   let lastCensus: Census | undefined;
   const reportError = (err: unknown, context: DockerImagesErrorContext, log: RunContext["log"]): void => {
     if (!onError) return;
@@ -136,7 +138,8 @@ export function createDockerImagesHook(options: DockerImagesHookOptions): Docker
     }
   };
   return {
-    name: DOCKER_IMAGES_HOOK,
+    name,
+    type: DOCKER_IMAGES_HOOK,
     spanName: "prune images",
     kind: "image",
     options: resolved,
@@ -168,7 +171,7 @@ async function prunePass(
   try {
     listed = await docker.listImages({ filters: managedDanglingFilter(label), "shared-size": true } as Dockerode.ListImagesOptions);
   } catch (err) {
-    metrics.scanFailures.inc();
+    metrics.scanFailure();
     report.scanFailed = true;
     ctx.span.setAttribute("reclaim.docker.scan_failed", true);
     ctx.log.error({ err, label }, "could not list dangling images; nothing removed this pass");
@@ -211,7 +214,7 @@ async function prunePass(
     await forEachConcurrent(candidates, options.concurrency, async (image) => {
       throwIfAborted(ctx.signal);
       const outcome = await removeImage(docker, image, ctx, (err) => reportError(err, { stage: "remove", imageId: image.Id, label }, ctx.log));
-      metrics.removals.inc({ outcome });
+      metrics.removal(outcome);
       if (outcome === "removed") record(report, image);
       else if (outcome === "in_use") report.inUse++;
       else if (outcome === "gone") report.gone++;
@@ -268,7 +271,7 @@ async function takeCensus(docker: Dockerode, label: string, metrics: DockerImage
   try {
     images = await docker.listImages({ filters: allDanglingFilter(), "shared-size": true } as Dockerode.ListImagesOptions);
   } catch (err) {
-    metrics.scanFailures.inc();
+    metrics.scanFailure();
     ctx.log.warn({ err }, "could not count dangling images; gauges keep their last values");
     reportError(err, { stage: "scan", label }, ctx.log);
     return undefined;
@@ -280,8 +283,7 @@ async function takeCensus(docker: Dockerode, label: string, metrics: DockerImage
     scope.bytes += imageBytes(image);
   }
   for (const scope of ["managed", "unmanaged"] as const) {
-    metrics.danglingImages.set({ scope }, census[scope].images);
-    metrics.danglingBytes.set({ scope }, census[scope].bytes);
+    metrics.dangling(scope, census[scope].images, census[scope].bytes);
   }
   ctx.span.setAttributes({
     "reclaim.docker.dangling_managed": census.managed.images,

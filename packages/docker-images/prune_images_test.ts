@@ -56,8 +56,8 @@ describe("createDockerImagesHook()", () => {
     expect(result.report?.images.map((i) => i.id).sort()).toEqual([retagged.dangling, imported].sort());
     expect(result.report?.reclaimedBytes).toBeGreaterThan(0);
     const removals = await metric(registry, "reclaim_docker_image_removals_total");
-    expect(removals).toContain('reclaim_docker_image_removals_total{outcome="removed"} 2');
-    expect(removals).toContain('reclaim_docker_image_removals_total{outcome="in_use"} 1');
+    expect(removals).toContain('reclaim_docker_image_removals_total{hook="docker-images",outcome="removed"} 2');
+    expect(removals).toContain('reclaim_docker_image_removals_total{hook="docker-images",outcome="in_use"} 1');
     expect(await metric(registry, "reclaim_removed_total")).toContain('reclaim_removed_total{hook="docker-images",kind="image"} 2');
   });
 
@@ -188,10 +188,10 @@ describe("createDockerImagesHook()", () => {
     await runner.runOnce();
 
     const images = await metric(registry, "reclaim_docker_dangling_images");
-    expect(images).toContain('reclaim_docker_dangling_images{scope="managed"} 1');
+    expect(images).toContain('reclaim_docker_dangling_images{hook="docker-images",scope="managed"} 1');
     const unmanaged = Number(/scope="unmanaged"} (\d+)/.exec(images)?.[1]);
     expect(unmanaged).toBeGreaterThanOrEqual(1);
-    expect(await metric(registry, "reclaim_docker_dangling_bytes")).toMatch(/reclaim_docker_dangling_bytes\{scope="unmanaged"} [1-9]/);
+    expect(await metric(registry, "reclaim_docker_dangling_bytes")).toMatch(/reclaim_docker_dangling_bytes\{hook="docker-images",scope="unmanaged"} [1-9]/);
     expect(await fx.exists(unlabelled.dangling)).toBe(true);
     expect(hook.status?.()).toMatchObject({ label: fx.label, dangling: { managed: { images: 1 } } });
   });
@@ -235,7 +235,7 @@ describe("createDockerImagesHook()", () => {
     expect(await fx.exists(failing)).toBe(true);
     expect(await fx.exists(other)).toBe(false);
     expect(seen.map((s) => s.context)).toEqual([{ stage: "remove", imageId: failing, label: fx.label }]);
-    expect(await metric(registry, "reclaim_docker_image_removals_total")).toContain('reclaim_docker_image_removals_total{outcome="error"} 1');
+    expect(await metric(registry, "reclaim_docker_image_removals_total")).toContain('reclaim_docker_image_removals_total{hook="docker-images",outcome="error"} 1');
     expect(lines.some((l) => l.level === 40 && l.msg === "could not remove dangling image; pass continues")).toBe(true);
     expect(lines.some((l) => l.level === 40 && l.msg === "onError callback threw; ignored")).toBe(true);
   });
@@ -249,7 +249,7 @@ describe("createDockerImagesHook()", () => {
 
     expect(result.outcome).toBe("success");
     expect(result.report).toMatchObject({ removed: 0, scanFailed: true });
-    expect(await metric(registry, "reclaim_docker_scan_failures_total")).toMatch(/reclaim_docker_scan_failures_total [12]\b/);
+    expect(await metric(registry, "reclaim_docker_scan_failures_total")).toMatch(/reclaim_docker_scan_failures_total{hook="docker-images"} [12]\b/);
     expect(seen[0]).toEqual({ stage: "scan", label: fx.label });
     expect(lines.some((l) => l.level === 50 && l.msg === "could not list dangling images; nothing removed this pass")).toBe(true);
   });

@@ -20,5 +20,5 @@ export const eventLogDefinition: HookDefinition<typeof eventLogOptions> = define
   options: eventLogOptions,
   schedule: { interval: 3_600_000, initialDelay: 60_000 },
   embeddedDefault: (env) => ({ path: join(env.dataDir, "events.jsonl") }),
-  create: (options, env) => createEventLogHook({ ...options, registry: env.registry }),
+  create: (options, env) => createEventLogHook({ ...options, name: env.instance, registry: env.registry }),
 });

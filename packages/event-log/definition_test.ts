@@ -1,7 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createLogger } from "@reclaim/core";
-import { tempDir } from "@reclaim/core/testing";
+import { tempDir, testHookEnvironment } from "@reclaim/core/testing";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { numberedLines } from "./_test_oracle.ts";
@@ -26,7 +26,7 @@ describe("eventLogDefinition", () => {
   });
 
   it("watches <dataDir>/events.jsonl in the embedded default", () => {
-    const env = { env: {}, dataDir: "/app/.data", logger: createLogger({ level: "silent" }), registry: new Registry() };
+    const env = testHookEnvironment({ instance: "event-log", dataDir: "/app/.data" });
     expect(eventLogDefinition.embeddedDefault?.(env)).toEqual({ path: "/app/.data/events.jsonl" });
   });
 
@@ -35,10 +35,10 @@ describe("eventLogDefinition", () => {
     const path = join(dir.path, "events.jsonl");
     await writeFile(path, numberedLines(50));
     const registry = new Registry();
-    const env = { env: {}, dataDir: dir.path, logger: createLogger({ level: "silent" }), registry };
+    const env = testHookEnvironment({ instance: "event-log", dataDir: dir.path, registry });
     const options = eventLogDefinition.options.parse({ ...eventLogDefinition.embeddedDefault?.(env), maxBytes: 100, keepLines: 1 });
     const hook = await eventLogDefinition.create(options, env);
     expect(hook).toMatchObject({ name: "event-log", spanName: "rotate event-log" });
-    expect(await registry.getSingleMetricAsString("reclaim_event_log_bytes")).toContain("reclaim_event_log_bytes 3200");
+    expect(await registry.getSingleMetricAsString("reclaim_event_log_bytes")).toContain('reclaim_event_log_bytes{hook="event-log"} 3200');
   });
 });

@@ -1,16 +1,13 @@
 import { statSync } from "node:fs";
 import { basename, resolve } from "node:path";
-import { counter, gauge, type Hook, parseOptions, type RunReport } from "@reclaim/core";
+import { counter, type Hook, type HookIdentity, parseOptions, type RunReport, scrapedGauge } from "@reclaim/core";
 import { Registry } from "prom-client";
 import { trimLog } from "./_trim.ts";
 import { type EventLogOptions, eventLogOptions, type ResolvedEventLogOptions } from "./event_log_options.ts";
 import type { TrimOutcome } from "./trim_log.ts";
 
 /** Options of {@link createEventLogHook}: the config-file options plus runtime objects. */
-export interface EventLogHookOptions extends EventLogOptions {
-  /** Registry for the hook's metrics. @default a private registry */
-  registry?: Registry;
-}
+export interface EventLogHookOptions extends EventLogOptions, HookIdentity {}
 
 /** What one pass of the event-log hook reports (`removed` is 0: counting dropped lines would mean reading them). */
 export interface EventLogReport extends RunReport {
@@ -34,32 +31,33 @@ export interface EventLogReport extends RunReport {
  * ```
  */
 export function createEventLogHook(options: EventLogHookOptions): Hook<EventLogReport> {
-  const { registry = new Registry(), ...rest } = options;
+  const { registry = new Registry(), name: hook = "event-log", ...rest } = options;
   const parsed: ResolvedEventLogOptions = parseOptions("event-log", eventLogOptions, rest);
   const path = resolve(parsed.path);
   const name = basename(path);
   let lastBytes = 0;
   let lastRotationAt: string | null = null;
-  gauge(registry, {
-    name: "reclaim_event_log_bytes",
-    help: "Size of the event log in bytes (0 when it does not exist).",
-    collect() {
-      try {
-        lastBytes = statSync(path).size;
-      } catch {
-        lastBytes = 0;
-      }
-      this.set(lastBytes);
-    },
+  scrapedGauge(registry, { name: "reclaim_event_log_bytes", help: "Size of the event log in bytes (0 when it does not exist)." }, hook, (gauge) => {
+    try {
+      lastBytes = statSync(path).size;
+    } catch {
+      lastBytes = 0;
+    }
+    gauge.set({ hook }, lastBytes);
   });
-  const rotations = counter(registry, { name: "reclaim_event_log_rotations_total", help: "Trims of the event log to its last lines." });
+  const rotations = counter(registry, { name: "reclaim_event_log_rotations_total", help: "Trims of the event log to its last lines.", labelNames: ["hook"] });
   const salvaged = counter(registry, {
     name: "reclaim_event_log_salvaged_bytes_total",
     help: "Bytes appended to the event log during a trim and carried over into the new file.",
+    labelNames: ["hook"],
   });
+  // Both series exist from the start (at 0), so rate() and increase() see the first trim.
+  rotations.inc({ hook }, 0);
+  salvaged.inc({ hook }, 0);
 
   return {
-    name: "event-log",
+    name: hook,
+    type: "event-log",
     spanName: "rotate event-log",
     kind: "line",
     options: parsed,
@@ -85,8 +83,8 @@ export function createEventLogHook(options: EventLogHookOptions): Hook<EventLogR
       const detail = { path, bytesBefore: result.bytesBefore, bytesAfter: result.bytesAfter, linesKept: result.linesKept, salvagedBytes: result.salvagedBytes };
       if (result.outcome === "rotated") {
         lastRotationAt = new Date(ctx.now()).toISOString();
-        rotations.inc();
-        if (result.salvagedBytes > 0) salvaged.inc(result.salvagedBytes);
+        rotations.inc({ hook });
+        if (result.salvagedBytes > 0) salvaged.inc({ hook }, result.salvagedBytes);
         ctx.log.info({ ...detail, archive: result.archive }, `rotated ${name}: ${result.bytesBefore} → ${result.bytesAfter} bytes`);
         for (const archive of result.removedArchives) ctx.log.info({ archive }, `removed old archive ${basename(archive)}`);
       } else if (result.outcome === "would-rotate") {

@@ -34,8 +34,8 @@ describe("createEventLogHook()", () => {
     expect(result.report).toMatchObject({ outcome: "rotated", reclaimedBytes: 5760, bytesBefore: 6400, bytesAfter: 640, linesKept: 10, removed: 0 });
     expect(await readFile(path)).toEqual(numberedLines(10, 64, 90));
 
-    expect(await registry.getSingleMetricAsString("reclaim_event_log_rotations_total")).toContain("reclaim_event_log_rotations_total 1");
-    expect(await registry.getSingleMetricAsString("reclaim_event_log_bytes")).toContain("reclaim_event_log_bytes 640");
+    expect(await registry.getSingleMetricAsString("reclaim_event_log_rotations_total")).toContain('reclaim_event_log_rotations_total{hook="event-log"} 1');
+    expect(await registry.getSingleMetricAsString("reclaim_event_log_bytes")).toContain('reclaim_event_log_bytes{hook="event-log"} 640');
     expect(await registry.getSingleMetricAsString("reclaim_reclaimed_bytes_total")).toContain('reclaim_reclaimed_bytes_total{hook="event-log"} 5760');
 
     const [span] = await spans();
@@ -59,8 +59,8 @@ describe("createEventLogHook()", () => {
     const registry = new Registry();
     const runner = createRunner(createEventLogHook({ path, registry }), { registry, enabled: true });
     expect((await runner.runOnce()).report).toMatchObject({ outcome: "under-limit", reclaimedBytes: 0 });
-    expect(await registry.getSingleMetricAsString("reclaim_event_log_rotations_total")).toContain("reclaim_event_log_rotations_total 0");
-    expect(await registry.getSingleMetricAsString("reclaim_event_log_bytes")).toContain("reclaim_event_log_bytes 640");
+    expect(await registry.getSingleMetricAsString("reclaim_event_log_rotations_total")).toContain('reclaim_event_log_rotations_total{hook="event-log"} 0');
+    expect(await registry.getSingleMetricAsString("reclaim_event_log_bytes")).toContain('reclaim_event_log_bytes{hook="event-log"} 640');
     expect(runner.status().details).toMatchObject({ path, bytes: 640, maxBytes: 52428800, keepLines: 10000, lastRotationAt: null });
   });
 
@@ -74,7 +74,7 @@ describe("createEventLogHook()", () => {
     expect((await runner.runOnce()).report).toMatchObject({ outcome: "would-rotate", reclaimedBytes: 5760 });
     expect(await readFile(path)).toEqual(numberedLines(100));
     expect(lines.some((line) => line.msg === "would rotate events.jsonl: 6400 → 640 bytes (dry run)")).toBe(true);
-    expect(await registry.getSingleMetricAsString("reclaim_event_log_rotations_total")).toContain("reclaim_event_log_rotations_total 0");
+    expect(await registry.getSingleMetricAsString("reclaim_event_log_rotations_total")).toContain('reclaim_event_log_rotations_total{hook="event-log"} 0');
   });
 
   it("refuses bad options at creation, naming the field and the value", () => {

@@ -100,6 +100,6 @@ describe("openEventLog() with the event-log hook", () => {
     if (process.env.DEBUG_NOLOSS) console.log({ rotations, salvaged, archives: archives.length });
     expect(rotations).toBeGreaterThanOrEqual(2);
     expect(archives.length).toBe(rotations);
-    expect(await registry.getSingleMetricAsString("reclaim_event_log_salvaged_bytes_total")).toContain(`reclaim_event_log_salvaged_bytes_total ${salvaged}`);
+    expect(await registry.getSingleMetricAsString("reclaim_event_log_salvaged_bytes_total")).toContain(`reclaim_event_log_salvaged_bytes_total{hook="event-log"} ${salvaged}`);
   });
 });

@@ -1,6 +1,26 @@
 /** JSON-RPC 2.0 methods: name -> handler returning a JSON-safe result. */
 export type RpcMethods = Readonly<Record<string, (params: unknown) => unknown>>;
 
+/**
+ * An error a JSON-RPC method throws to answer with its own code (`-32602` for invalid params) instead of
+ * `-32603 Internal error`.
+ *
+ * @example
+ * ```ts
+ * throw new RpcError(-32602, "Invalid params: several instances, name one", { instances: ["logs-db", "jobs-db"] });
+ * ```
+ */
+export class RpcError extends Error {
+  readonly rpcCode: number;
+  readonly data: unknown;
+  constructor(rpcCode: number, message: string, data?: unknown) {
+    super(message);
+    this.name = "RpcError";
+    this.rpcCode = rpcCode;
+    this.data = data;
+  }
+}
+
 interface RpcResponse {
   jsonrpc: "2.0";
   id: string | number | null;
@@ -27,6 +47,7 @@ async function handleOne(call: unknown, methods: RpcMethods): Promise<RpcRespons
   try {
     return { jsonrpc: "2.0", id, result: await method(request.params) };
   } catch (err) {
+    if (err instanceof RpcError) return failure(id, err.rpcCode, err.message, err.data);
     return failure(id, -32603, "Internal error", { message: (err as Error).message });
   }
 }

@@ -38,7 +38,7 @@ async function refresh() {
     document.getElementById("sub").textContent = status.hooks.length + " hooks · updated " + new Date().toLocaleTimeString();
     document.getElementById("rows").innerHTML = status.hooks.map((h) => {
       const last = h.lastRun; const outcome = last ? last.outcome : "none";
-      return "<tr><td><strong>" + esc(h.hook) + "</strong>" + (h.dryRun ? " (dry run)" : "") + "</td>" +
+      return "<tr><td><strong>" + esc(h.hook) + "</strong>" + (h.type && h.type !== h.hook ? " <span class='sub'>" + esc(h.type) + "</span>" : "") + (h.dryRun ? " (dry run)" : "") + "</td>" +
         "<td>" + esc(h.state) + "</td>" +
         "<td><span class='pill " + outcome + "'>" + outcome + "</span>" + (last && last.error ? "<div class='err'>" + esc(last.error) + "</div>" : "") + "</td>" +
         "<td>" + ago(last && last.startedAt) + "</td>" +

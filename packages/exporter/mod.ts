@@ -13,4 +13,4 @@
  */
 export * from "./server.ts";
 export * from "./telemetry.ts";
-export type { RpcMethods } from "./_rpc.ts";
+export { RpcError, type RpcMethods } from "./_rpc.ts";

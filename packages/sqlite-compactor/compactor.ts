@@ -1,6 +1,6 @@
 import { existsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { OptionRangeError, parseOptions, silentLogger, type Hook, type Logger, type RunContext, type RunReport } from "@reclaim/core";
+import { OptionRangeError, parseOptions, silentLogger, type Hook, type HookIdentity, type Logger, type RunContext, type RunReport } from "@reclaim/core";
 import { Registry } from "prom-client";
 import { compactorMetrics } from "./_metrics.ts";
 import { openDatabase, runPass } from "./_pass.ts";
@@ -20,9 +20,7 @@ import { sqliteCompactorOptionsSchema, type SqliteCompactorConfig, type SqliteCo
 export const SQLITE_COMPACTOR_HOOK = "sqlite-compactor";
 
 /** Options of {@link createSqliteCompactorHook}: the config block plus runtime objects. */
-export interface SqliteCompactorHookOptions extends SqliteCompactorConfig {
-  /** Registry for the compactor's metrics. @default a private registry */
-  registry?: Registry;
+export interface SqliteCompactorHookOptions extends SqliteCompactorConfig, HookIdentity {
   /** Where creation warns that the database could not be inspected (the check then runs at the first pass). @default silent */
   logger?: Logger;
 }
@@ -80,16 +78,17 @@ export interface SqliteCompactorHook extends Hook<SqliteCompactorReport> {
  * ```
  */
 export function createSqliteCompactorHook(input: SqliteCompactorHookOptions): SqliteCompactorHook {
-  const { registry, logger, ...config } = input;
+  const { registry, logger, name = SQLITE_COMPACTOR_HOOK, ...config } = input;
   const options = parseOptions(SQLITE_COMPACTOR_HOOK, sqliteCompactorOptionsSchema, config) as SqliteCompactorOptions;
   checkPaths(options);
-  const metrics = compactorMetrics(registry ?? new Registry());
+  const metrics = compactorMetrics(registry ?? new Registry(), name);
   let database = inspectExisting(options, logger ?? silentLogger);
   let lastPass: SqliteCompactorDetails["lastPass"] = null;
   const totals = { rowsDeleted: 0, rowsArchived: 0, bytesReclaimed: 0, passes: 0 };
 
   return {
-    name: SQLITE_COMPACTOR_HOOK,
+    name,
+    type: SQLITE_COMPACTOR_HOOK,
     spanName: "compact sqlite",
     kind: "row",
     options,

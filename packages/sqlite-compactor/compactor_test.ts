@@ -188,11 +188,11 @@ describe("createSqliteCompactorHook() observability", () => {
     const runner = createRunner(hook, { registry, tracer, now: () => NOW, enabled: true });
     await runner.runOnce();
 
-    expect((await registry.getSingleMetricAsString("reclaim_sqlite_rows_removed_total"))).toContain('reclaim_sqlite_rows_removed_total{table="jobs"} 10');
+    expect((await registry.getSingleMetricAsString("reclaim_sqlite_rows_removed_total"))).toContain('reclaim_sqlite_rows_removed_total{hook="sqlite-compactor",table="jobs"} 10');
     const fileBytes = await registry.getSingleMetric("reclaim_sqlite_file_bytes")!.get();
     const pageBytes = query<{ b: number }>(path, "SELECT page_count * page_size AS b FROM pragma_page_count, pragma_page_size")[0]!.b;
     expect(fileBytes.values[0]?.value).toBe(pageBytes);
-    expect(await registry.getSingleMetricAsString("reclaim_sqlite_freelist_pages")).toMatch(/reclaim_sqlite_freelist_pages \d+/);
+    expect(await registry.getSingleMetricAsString("reclaim_sqlite_freelist_pages")).toMatch(/reclaim_sqlite_freelist_pages\{hook="sqlite-compactor"\} \d+/);
 
     const [span] = await spans();
     expect(span?.name).toBe("compact sqlite");

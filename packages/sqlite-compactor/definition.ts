@@ -25,7 +25,7 @@ export const sqliteCompactorDefinition = defineHook({
     return path === undefined ? undefined : { path };
   },
   create(options, env) {
-    return createSqliteCompactorHook({ ...options, registry: env.registry, logger: env.logger });
+    return createSqliteCompactorHook({ ...options, name: env.instance, registry: env.registry, logger: env.logger });
   },
   rpc: {
     "system.compactor_status": (runner) => compactorStatus(runner),

@@ -1,7 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createRunner, silentLogger } from "@reclaim/core";
-import { tempDir } from "@reclaim/core/testing";
+import { tempDir, testHookEnvironment } from "@reclaim/core/testing";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { sqliteCompactorDefinition } from "./definition.ts";
@@ -33,7 +33,7 @@ describe("sqliteCompactorDefinition", () => {
     createJobsDatabase(path, [{ id: 1, status: "done", created_at: "2001-01-01" }]);
     const registry = new Registry();
     const options = sqliteCompactorDefinition.options.parse({ path, tables: [{ table: "jobs", terminal: ["done"], maxAge: "7d" }] });
-    const hook = await sqliteCompactorDefinition.create(options, { env: {}, dataDir: dir.path, logger: silentLogger, registry });
+    const hook = await sqliteCompactorDefinition.create(options, testHookEnvironment({ instance: "sqlite-compactor", dataDir: dir.path, registry }));
     const runner = createRunner(hook, { registry, enabled: true });
     const rpc = sqliteCompactorDefinition.rpc!["system.compactor_status"]!;
     expect(rpc(runner)).toMatchObject({ lastRun: null, nextRun: null, totals: { rowsDeleted: 0 }, databaseBytes: expect.any(Number) });

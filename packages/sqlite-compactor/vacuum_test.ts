@@ -100,7 +100,7 @@ describe("createSqliteCompactorHook() gives space back", () => {
     expect(report.vacuum).toBe("skipped_low_disk");
     expect(report.rowsDeleted).toBe(4500);
     expect(query(path, "PRAGMA auto_vacuum")).toEqual([{ auto_vacuum: 0 }]);
-    expect(await registry.getSingleMetricAsString("reclaim_sqlite_vacuum_conversions_total")).toContain('reclaim_sqlite_vacuum_conversions_total{outcome="skipped_low_disk"} 1');
+    expect(await registry.getSingleMetricAsString("reclaim_sqlite_vacuum_conversions_total")).toContain('reclaim_sqlite_vacuum_conversions_total{hook="sqlite-compactor",outcome="skipped_low_disk"} 1');
     expect(integrityCheck(path)).toBe("ok");
   });
 

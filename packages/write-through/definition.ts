@@ -23,5 +23,5 @@ export const writeThroughDefinition: HookDefinition<typeof writeThroughOptionsSc
     if (!baseUrl) return undefined;
     return { root: env.dataDir, remote: { enabled: true, baseUrl } };
   },
-  create: (options, env) => createWriteThroughHook({ ...options, registry: env.registry }),
+  create: (options, env) => createWriteThroughHook({ ...options, name: env.instance, registry: env.registry }),
 });

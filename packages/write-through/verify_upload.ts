@@ -203,6 +203,8 @@ export interface AfterPublishOptions extends VerifyOptions {
   remoteEnabled: boolean;
   /** Registry for `reclaim_write_through_files_total`, `reclaim_disk_removed_bytes_total` and `reclaim_removed_total`. @default a private registry */
   registry?: Registry;
+  /** The `hook` label of those metrics and the logger's `hook`. @default "write-through" */
+  name?: string;
   /** One info line per call that deleted something, a warning per file kept. @default silent */
   logger?: Logger;
   /** Tracer for the `verify upload` span. @default trace.getTracer("reclaim") */
@@ -234,15 +236,16 @@ export async function afterPublish(localPaths: readonly string[], remoteUrls: re
   verifySettings(options); // bad mediaDirs/protect/verify throw even while the remote is disabled
   if (!options.remoteEnabled) return { deleted: 0, bytes: 0, files: [] };
   const tracer = options.tracer ?? trace.getTracer("reclaim");
-  const log = (options.logger ?? silentLogger).child({ hook: "write-through" });
+  const hook = options.name ?? "write-through";
+  const log = (options.logger ?? silentLogger).child({ hook });
   const registry = options.registry ?? new Registry();
   return tracer.startActiveSpan("verify upload", async (span) => {
     try {
       const files = localPaths.map((path, i) => ({ path, url: remoteUrls[i] ?? "" }));
       const outcomes = await verifyAndDelete(files, options);
       const result = summarize(outcomes);
-      recordOutcomes(registry, outcomes, options.dryRun ?? false);
-      if (!options.dryRun && result.deleted > 0) hookMetrics(registry).removed.inc({ hook: "write-through", kind: "write_through" }, result.deleted);
+      recordOutcomes(registry, hook, outcomes, options.dryRun ?? false);
+      if (!options.dryRun && result.deleted > 0) hookMetrics(registry).removed.inc({ hook, kind: "write_through" }, result.deleted);
       for (const o of outcomes) if (o.outcome === "kept") log.warn({ path: o.path, reason: o.reason }, "local copy kept: remote copy not verified");
       for (const o of outcomes) if (isRefusal(o)) log.warn({ path: o.path, reason: o.reason }, "local file skipped: never deleted by write-through");
       if (result.deleted > 0) log.info({ deleted: result.deleted, bytes: result.bytes, dryRun: options.dryRun ?? false }, "deleted local copies of uploaded files");
@@ -282,12 +285,12 @@ export function summarize(outcomes: readonly VerifyOutcome[]): AfterPublishResul
 }
 
 /** Adds outcomes to `reclaim_write_through_files_total{outcome}` and (not in a dry run) removed bytes. */
-export function recordOutcomes(registry: Registry, outcomes: readonly VerifyOutcome[], dryRun: boolean): void {
+export function recordOutcomes(registry: Registry, hook: string, outcomes: readonly VerifyOutcome[], dryRun: boolean): void {
   const metrics = writeThroughMetrics(registry);
   let bytes = 0;
   for (const o of outcomes) {
-    metrics.files.inc({ outcome: o.outcome });
+    metrics.files.inc({ hook, outcome: o.outcome });
     if (o.outcome === "deleted") bytes += o.bytes ?? 0;
   }
-  if (!dryRun && bytes > 0) metrics.removedBytes.inc({ kind: "write_through" }, bytes);
+  if (!dryRun && bytes > 0) metrics.removedBytes.inc({ hook, kind: "write_through" }, bytes);
 }

@@ -183,11 +183,11 @@ describe("afterPublish()", () => {
     const [span] = await spans();
     expect(span?.name).toBe("verify upload");
     expect(span?.attributes).toMatchObject({ "reclaim.write_through.files": 2, "reclaim.write_through.deleted": 1, "reclaim.reclaimed_bytes": 7 });
-    expect(await registry.getSingleMetricAsString("reclaim_disk_removed_bytes_total")).toContain('reclaim_disk_removed_bytes_total{kind="write_through"} 7');
+    expect(await registry.getSingleMetricAsString("reclaim_disk_removed_bytes_total")).toContain('reclaim_disk_removed_bytes_total{hook="write-through",kind="write_through"} 7');
     expect(await registry.getSingleMetricAsString("reclaim_removed_total")).toContain('reclaim_removed_total{hook="write-through",kind="write_through"} 1');
     const files = await registry.getSingleMetricAsString("reclaim_write_through_files_total");
-    expect(files).toContain('reclaim_write_through_files_total{outcome="deleted"} 1');
-    expect(files).toContain('reclaim_write_through_files_total{outcome="kept"} 1');
+    expect(files).toContain('reclaim_write_through_files_total{hook="write-through",outcome="deleted"} 1');
+    expect(files).toContain('reclaim_write_through_files_total{hook="write-through",outcome="kept"} 1');
   });
 });
 

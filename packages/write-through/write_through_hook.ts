@@ -1,5 +1,5 @@
 import { join, resolve } from "node:path";
-import { parseOptions, type Hook, type RunContext, type RunReport } from "@reclaim/core";
+import { parseOptions, type Hook, type HookIdentity, type RunContext, type RunReport } from "@reclaim/core";
 import { Registry } from "prom-client";
 import type { z } from "zod";
 import { parseRemoteBase, trustedUrl, urlForPath } from "./_remote_url.ts";
@@ -8,10 +8,7 @@ import { isRefusal, recordOutcomes, summarize, verifyAndDelete, type PublishedFi
 import { writeThroughOptionsSchema, type WriteThroughOptions } from "./write_through_options.ts";
 
 /** Options of {@link createWriteThroughHook}: the config-file options plus runtime objects. */
-export type WriteThroughHookOptions = z.input<typeof writeThroughOptionsSchema> & {
-  /** Registry for the write-through metrics. @default a private registry */
-  registry?: Registry;
-};
+export type WriteThroughHookOptions = z.input<typeof writeThroughOptionsSchema> & HookIdentity;
 
 /** What one pass of the write-through hook reports. */
 export interface WriteThroughRunReport extends RunReport {
@@ -60,7 +57,7 @@ const MAX_PENDING = 10_000;
  * ```
  */
 export function createWriteThroughHook(options: WriteThroughHookOptions): Hook<WriteThroughRunReport> {
-  const { registry = new Registry(), ...rest } = options;
+  const { registry = new Registry(), name: hook = "write-through", ...rest } = options;
   const opts: Readonly<WriteThroughOptions> = parseOptions("write-through", writeThroughOptionsSchema, rest);
   const root = resolve(opts.root);
   const journal = join(root, opts.journal);
@@ -132,7 +129,7 @@ export function createWriteThroughHook(options: WriteThroughHookOptions): Hook<W
     report.removed = summary.deleted;
     report.reclaimedBytes = summary.bytes;
     report.removedByKind = { write_through: summary.deleted };
-    recordOutcomes(registry, outcomes, ctx.dryRun);
+    recordOutcomes(registry, hook, outcomes, ctx.dryRun);
 
     if (!ctx.dryRun && read) {
       const next = { ino: read.ino, offset: read.offset, pending };
@@ -165,5 +162,5 @@ export function createWriteThroughHook(options: WriteThroughHookOptions): Hook<W
     return report;
   }
 
-  return { name: "write-through", spanName: "verify upload", kind: "write_through", options: opts, run };
+  return { name: hook, type: "write-through", spanName: "verify upload", kind: "write_through", options: opts, run };
 }
