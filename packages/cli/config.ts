@@ -58,10 +58,8 @@ function hookBlock(definition: HookDefinition, type: "required" | "optional") {
  */
 export function configSchema(definitions: readonly HookDefinition[]) {
   const byType = Object.fromEntries(definitions.map((definition) => [definition.name, hookBlock(definition, "optional").optional()]));
-  const named = z.discriminatedUnion(
-    "type",
-    definitions.map((definition) => hookBlock(definition, "required")) as unknown as [z.ZodObject, ...z.ZodObject[]],
-  );
+  const [first, ...rest] = definitions.map((definition) => hookBlock(definition, "required"));
+  const named = first ? z.discriminatedUnion("type", [first, ...rest]) : z.never();
   return z.strictObject({
     $schema: z.string().optional(),
     log: z.strictObject({ level: z.enum(LOG_LEVELS).default("info") }).prefault({}),
@@ -86,25 +84,25 @@ export function configSchema(definitions: readonly HookDefinition[]) {
 
 /** The fields every hook block has after validation, besides the hook's own options. */
 export interface HookBlock {
-  type?: string;
+  type?: string | undefined;
   enabled: boolean;
   interval: number;
   initialDelay: number;
   jitter: number;
-  lock?: LockKind;
-  lockTtl?: number;
-  redis?: { url?: string; cluster?: boolean };
-  postgres?: { url?: string };
+  lock?: LockKind | undefined;
+  lockTtl?: number | undefined;
+  redis?: { url?: string | undefined; cluster?: boolean | undefined } | undefined;
+  postgres?: { url?: string | undefined } | undefined;
   [option: string]: unknown;
 }
 
 /** A validated configuration with defaults filled in. */
 export interface ReclaimConfig {
   log: { level: (typeof LOG_LEVELS)[number] };
-  exporter: { enabled: boolean; host: string; port: number; token?: string };
+  exporter: { enabled: boolean; host: string; port: number; token?: string | undefined };
   dryRun: boolean;
-  redis: { url?: string; cluster: boolean };
-  postgres: { url?: string };
+  redis: { url?: string | undefined; cluster: boolean };
+  postgres: { url?: string | undefined };
   hooks: Record<string, HookBlock>;
 }
 
@@ -172,6 +170,8 @@ export async function loadConfig(file: string | undefined, context: ConfigContex
     const problems = describeIssues(result.error).map((problem) => describe(problem, overrides));
     throw new UsageError(`${where} is invalid: ${problems.join("; ")}`);
   }
+  // Each block's own options are typed per definition, known only at run time: the common fields are what zod
+  // inferred, the rest stays `unknown` until the definition's `create` gets it.
   const config = result.data as ReclaimConfig;
   const instances = resolveInstances(config, context.definitions, context.env, where);
   return { config, instances, path: source, baseDir: source ? dirname(source) : context.cwd };

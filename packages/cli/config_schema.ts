@@ -1,4 +1,4 @@
-import type { HookDefinition } from "@reclaim/core";
+import { INSTANCE_NAME, type HookDefinition } from "@reclaim/core";
 import { z } from "zod";
 import { configSchema } from "./config.ts";
 import type { Io } from "./io.ts";
@@ -15,7 +15,8 @@ import type { Io } from "./io.ts";
  * ```
  */
 export function reclaimJsonSchema(definitions: readonly HookDefinition[]): Record<string, unknown> {
-  const schema = z.toJSONSchema(configSchema(definitions), { io: "input", unrepresentable: "any", reused: "inline" }) as Record<string, unknown>;
+  const schema = z.toJSONSchema(configSchema(definitions), { io: "input", unrepresentable: "any", reused: "inline" }) as unknown as { properties: { hooks: Record<string, unknown> } };
+  schema.properties.hooks.propertyNames = { pattern: INSTANCE_NAME.source };
   return { ...schema, title: "reclaim.config.json", description: "Configuration of the reclaim daemon: reclaim start -c reclaim.config.json" };
 }
 

@@ -13,7 +13,7 @@ import PinoPretty from "pino-pretty";
  */
 export function commandLogger(level: string, destination: number | NodeJS.WritableStream): Logger {
   if (typeof destination === "number" && isatty(destination)) {
-    const pretty = PinoPretty({ destination, sync: true, colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname,name" });
+    const pretty = PinoPretty({ destination, sync: true, colorize: PinoPretty.isColorSupported, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname,name" });
     return createLogger({ level, destination: pretty });
   }
   return createLogger({ level, destination });

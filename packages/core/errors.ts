@@ -96,7 +96,8 @@ export class AbortedError extends Error {
 }
 
 /**
- * Throws {@link AbortedError} when the signal has fired. Call it between units of work.
+ * Throws {@link AbortedError} when the signal has fired (the runner's own reason — stopping, leader lock lost — when it
+ * gave one). Call it between units of work.
  *
  * @example
  * ```ts
@@ -104,7 +105,7 @@ export class AbortedError extends Error {
  * ```
  */
 export function throwIfAborted(signal: AbortSignal): void {
-  if (signal.aborted) throw new AbortedError();
+  if (signal.aborted) throw signal.reason instanceof AbortedError ? signal.reason : new AbortedError();
 }
 
 /** True for an error carrying a reclaim user-mistake code (bad option, duration, size or config). */

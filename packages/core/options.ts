@@ -24,7 +24,7 @@ export function duration(): QuantitySchema {
       ctx.addIssue({ code: "custom", message: `must be a duration such as "90s", "30m", "7d" or milliseconds`, input: value });
       return z.NEVER;
     }
-  });
+  }).describe('a duration: "90s", "30m", "7d" or milliseconds');
 }
 
 /**
@@ -43,7 +43,7 @@ export function size(): QuantitySchema {
       ctx.addIssue({ code: "custom", message: `must be a size such as "50MiB", "1GB" or bytes`, input: value });
       return z.NEVER;
     }
-  });
+  }).describe('a size: "50MiB", "1GB" or bytes');
 }
 
 /** One problem found in options or a config file. */

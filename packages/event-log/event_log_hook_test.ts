@@ -20,6 +20,28 @@ function capturedLogger() {
 }
 
 describe("createEventLogHook()", () => {
+  it("two hooks with their own names on one registry report separately", async () => {
+    await using dir = await tempDir();
+    const app = join(dir.path, "app.jsonl");
+    const audit = join(dir.path, "audit.jsonl");
+    await writeFile(app, numberedLines(100));
+    await writeFile(audit, numberedLines(5));
+    const registry = new Registry();
+    const runners = [
+      createRunner(createEventLogHook({ name: "app-log", path: app, maxBytes: "1000B", keepLines: 10, registry }), { registry, enabled: true }),
+      createRunner(createEventLogHook({ name: "audit-log", path: audit, maxBytes: "1000B", keepLines: 10, registry }), { registry, enabled: true }),
+    ];
+    for (const runner of runners) expect((await runner.runOnce()).outcome).toBe("success");
+    expect(runners.map((runner) => [runner.status().hook, runner.status().type])).toEqual([["app-log", "event-log"], ["audit-log", "event-log"]]);
+    const bytes = await registry.getSingleMetricAsString("reclaim_event_log_bytes");
+    expect(bytes).toContain('reclaim_event_log_bytes{hook="app-log"} 640');
+    expect(bytes).toContain('reclaim_event_log_bytes{hook="audit-log"} 320');
+    const rotations = await registry.getSingleMetricAsString("reclaim_event_log_rotations_total");
+    expect(rotations).toContain('reclaim_event_log_rotations_total{hook="app-log"} 1');
+    expect(rotations).toContain('reclaim_event_log_rotations_total{hook="audit-log"} 0');
+    expect(await registry.getSingleMetricAsString("reclaim_hook_runs_total")).toContain('reclaim_hook_runs_total{hook="audit-log",outcome="success"} 1');
+  });
+
   it("rotates the log in a pass and reports it in metrics, on its span and in one log line", async () => {
     await using dir = await tempDir();
     const path = join(dir.path, "events.jsonl");
