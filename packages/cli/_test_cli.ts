@@ -10,6 +10,8 @@ export interface ReclaimRun {
   signal?: AbortSignal;
   /** @default the built-in hook definitions */
   definitions?: readonly HookDefinition[];
+  /** Called with all the log lines so far each time one arrives (to wait for an event while the command runs). */
+  onLogs?: (logs: string) => void;
 }
 
 /** Runs `reclaim ...argv` in-process and captures its exit code, stdout, stderr and JSON log lines. */
@@ -20,6 +22,7 @@ export async function reclaim(argv: string[], options: ReclaimRun): Promise<{ co
   const logDestination = new Writable({
     write(chunk, _encoding, callback) {
       logs += String(chunk);
+      options.onLogs?.(logs);
       callback();
     },
   });

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { tempDir } from "@reclaim/core/testing";
 import { describe, expect, it } from "vitest";
@@ -63,17 +63,16 @@ describe("reclaim run", () => {
 
   it("exits 1 when the pass fails, with the error in the JSON report", async () => {
     await using dir = await tempDir("cli-");
-    // a directory where the event log should be: reading it fails
-    await writeFile(join(dir.path, "reclaim.config.json"), JSON.stringify({ hooks: { "sqlite-compactor": { path: "not-a-db.sqlite" } } }));
-    await writeFile(join(dir.path, "not-a-db.sqlite"), "this is not a database, just text ".repeat(100));
-    const { code, stdout, stderr } = await reclaim(["run", "sqlite-compactor", "-c", "reclaim.config.json"], { cwd: dir.path });
-    if (code === 2) {
-      // refusing a non-database at creation is also a clear, early answer
-      expect(stderr).toMatch(/not-a-db\.sqlite/);
-      return;
-    }
-    expect(code).toBe(1);
-    expect(JSON.parse(stdout)).toMatchObject({ outcome: "failure" });
+    // A valid config whose pass cannot succeed: the event log's path is a folder, bigger than maxBytes, so the
+    // trim gets past the options and the size check and fails reading it (EISDIR).
+    await mkdir(join(dir.path, "events.jsonl"));
+    await writeFile(join(dir.path, "reclaim.config.json"), JSON.stringify({ hooks: { "event-log": { path: "events.jsonl", maxBytes: 10, keepLines: 1 } } }));
+    const { code, stdout, stderr } = await reclaim(["run", "event-log", "-c", "reclaim.config.json"], { cwd: dir.path });
+    expect({ code, stderr }).toEqual({ code: 1, stderr: "" });
+    const result = JSON.parse(stdout);
+    expect(result).toMatchObject({ hook: "event-log", outcome: "failure", dryRun: false });
+    expect(result.error).toMatch(/EISDIR/);
+    expect(result.report).toBeUndefined();
   });
 
   it("answers --help for every verb with exit code 0", async () => {

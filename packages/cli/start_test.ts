@@ -42,6 +42,7 @@ describe("reclaim start", () => {
       expect(metrics).toContain('reclaim_hook_runs_total{hook="event-log",outcome="success"} 1');
       expect(metrics).toContain('reclaim_hook_runs_total{hook="disk",outcome="success"} 1');
       expect(output).toContain('"msg":"reclaim started"');
+      // The startup audit runs beside the first passes: wait for its line rather than assume it came first.
       await vi.waitFor(() => expect(output).toContain('"event":"disk-audit"'), poll);
     } finally {
       child.kill(signal);
@@ -77,14 +78,21 @@ describe("reclaim start", () => {
 
   it("stops in-process when its signal fires, after the hooks have started", async () => {
     await using dir = await tempDir("cli-start-");
-    await writeFile(join(dir.path, "reclaim.config.json"), JSON.stringify({ exporter: { enabled: false }, hooks: { "event-log": { path: "e.jsonl", initialDelay: 0 } } }));
+    await writeFile(join(dir.path, "reclaim.config.json"), JSON.stringify({ log: { level: "debug" }, exporter: { enabled: false }, hooks: { "event-log": { path: "e.jsonl", initialDelay: 0 } } }));
     const controller = new AbortController();
-    const running = reclaim(["start"], { cwd: dir.path, signal: controller.signal });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Stop once the event-log hook has finished its first pass: the event itself, not a guess at how long it takes.
+    let passed!: () => void;
+    const firstPass = new Promise<void>((resolve) => (passed = resolve));
+    const onLogs = (logs: string) => {
+      if (/"hook":"event-log".*"msg":"pass finished/.test(logs)) passed();
+    };
+    const running = reclaim(["start"], { cwd: dir.path, signal: controller.signal, onLogs });
+    expect(await Promise.race([firstPass.then(() => "first pass finished"), running.then(() => "reclaim start ended")])).toBe("first pass finished");
     controller.abort();
     const { code, logs } = await running;
     expect(code).toBe(0);
     expect(logs).toContain('"msg":"reclaim stopped"');
     expect(logs).toContain('"hooks":["event-log"]');
+    expect(logs.indexOf('"msg":"reclaim stopping"')).toBeGreaterThan(logs.search(/"msg":"pass finished/));
   });
 });

@@ -30,8 +30,7 @@ describe("redisLock()", () => {
   it("does not delete a lock that expired and was taken by another holder", async () => {
     const lock = redisLock(redis);
     const first = await lock.acquire(`${key}:expiry`, 1_000);
-    await redis.pexpire(`${key}:expiry`, 1); // simulate expiry
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await redis.del(`${key}:expiry`); // what expiry does, at a known instant
     const second = await lock.acquire(`${key}:expiry`, 10_000);
     expect(second).not.toBeNull();
     await first!(); // must not release the second holder's lock
@@ -42,11 +41,13 @@ describe("redisLock()", () => {
 
   it("makes two replicas' runners take turns: the second pass is skipped while the first holds the lock", async () => {
     const gate = deferred();
+    const inside = deferred();
     let passes = 0;
     const hook = {
       name: `locked-${process.pid}`,
       run: async () => {
         passes++;
+        inside.resolve(); // the runner takes the lock before it calls run()
         await gate.promise;
         return { removed: 0, reclaimedBytes: 0 };
       },
@@ -54,7 +55,7 @@ describe("redisLock()", () => {
     const a = createRunner(hook, { lock: redisLock(redis), enabled: true });
     const b = createRunner(hook, { lock: redisLock(redis), enabled: true });
     const first = a.runOnce();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await inside.promise;
     const second = await b.runOnce();
     expect(second).toMatchObject({ outcome: "skipped", reason: "leader lock held elsewhere" });
     gate.resolve();

@@ -1,7 +1,7 @@
 /**
  * @module
  * reclaim's core: the hook contract, the runner loop that schedules a hook, metrics/span/logging helpers,
- * durations and sizes, option validation, leader locks and atomic writes.
+ * durations and sizes, option validation, leader locks, atomic writes and the deletion scope of hooks that delete files.
  *
  * @example
  * ```ts
@@ -19,6 +19,7 @@
 export * from "./atomic_write.ts";
 export * from "./connections.ts";
 export * from "./definition.ts";
+export * from "./deletion_scope.ts";
 export * from "./duration.ts";
 export * from "./errors.ts";
 export * from "./hook.ts";
@@ -27,5 +28,8 @@ export * from "./leader_lock.ts";
 export * from "./logger.ts";
 export * from "./metrics.ts";
 export * from "./options.ts";
+export * from "./process_identity.ts";
+export * from "./removed_bytes.ts";
 export * from "./runner.ts";
 export * from "./size.ts";
+export * from "./temp_file.ts";

@@ -1,4 +1,4 @@
-import { counter, gauge, scrapedGauge } from "@reclaim/core";
+import { counter, gauge, removedFileBytes, scrapedGauge } from "@reclaim/core";
 import type { Counter, Gauge, Registry } from "prom-client";
 import { readDiskUsage } from "./disk_usage.ts";
 
@@ -36,11 +36,7 @@ export function diskMetrics(registry: Registry, hook: string, mount: string, roo
       help: "Seconds until the filesystem is full at the growth rate of recent passes (linear regression); -1 when not growing.",
       labelNames: ["hook", "mount"],
     }),
-    removedBytes: counter(registry, {
-      name: "reclaim_disk_removed_bytes_total",
-      help: "Bytes of files deleted, by kind (age, pressure, write_through).",
-      labelNames: ["hook", "kind"],
-    }),
+    removedBytes: removedFileBytes(registry),
     pressureSweeps: counter(registry, {
       name: "reclaim_disk_pressure_sweeps_total",
       help: "Pressure sweeps started, by outcome (relieved: at or below the low watermark after; insufficient: still above).",

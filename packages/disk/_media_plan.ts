@@ -1,8 +1,6 @@
-import { lstat, realpath } from "node:fs/promises";
-import { join } from "node:path";
-import picomatch from "picomatch";
+import { compileProtect as compileProtectGlobs, openDeletionScope } from "@reclaim/core";
 
-/** The real root and the media folders that are safe to walk. */
+/** The real root and the media folders that are safe to walk (core's deletion scope, in the walker's terms). */
 export interface MediaPlan {
   /** Real path of the root (symlinks in the configured path resolved once, here). */
   root: string;
@@ -15,44 +13,14 @@ export interface MediaPlan {
 }
 
 /**
- * Resolves the root and checks every media folder: it must be a real directory (not a symlink, not reached
- * through one) on the root's filesystem, and not the root itself. Returns `null` when the root does not exist.
+ * Resolves the root and checks every media folder with core's `openDeletionScope`: it must be a real directory
+ * (not a symlink, not reached through one) on the root's filesystem, and not the root itself. Returns `null` when
+ * the root does not exist.
  */
 export async function resolveMediaPlan(root: string, mediaDirs: readonly string[]): Promise<MediaPlan | null> {
-  let realRoot: string;
-  try {
-    realRoot = await realpath(root);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw err;
-  }
-  const rootStat = await lstat(realRoot);
-  if (!rootStat.isDirectory()) throw Object.assign(new Error(`disk root ${root} is not a directory`), { code: "ENOTDIR" });
-  const plan: MediaPlan = { root: realRoot, rootDev: rootStat.dev, mediaDirs: [], refused: [] };
-  for (const dir of mediaDirs) {
-    // join keeps a trailing slash ("images/" → ".../images/"), which realpath would not: drop it.
-    const path = join(realRoot, dir).replace(/(?<=.)\/+$/, "");
-    // The options refuse this already; checked again here because walking the root would reach the stores.
-    const reason = path === realRoot ? "is the root itself" : await refusal(path, rootStat.dev);
-    if (reason === "missing") continue;
-    if (reason) plan.refused.push({ dir, reason });
-    else plan.mediaDirs.push(path);
-  }
-  return plan;
-}
-
-async function refusal(path: string, rootDev: number): Promise<string | "missing" | null> {
-  try {
-    const st = await lstat(path);
-    if (st.isSymbolicLink()) return "is a symlink (never followed)";
-    if (!st.isDirectory()) return "is not a directory";
-    if (st.dev !== rootDev) return "is on another filesystem than the root";
-    if ((await realpath(path)) !== path) return "is reached through a symlink";
-    return null;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT" || (err as NodeJS.ErrnoException).code === "ENOTDIR") return "missing";
-    throw err;
-  }
+  const scope = await openDeletionScope(root, { folders: mediaDirs });
+  if (!scope) return null;
+  return { root: scope.root, rootDev: scope.rootDev, mediaDirs: [...scope.folders], refused: [...scope.refusedFolders] };
 }
 
 /** Protect globs compiled for the scan workers: name globs (no slash) and path globs (root-relative). */
@@ -61,15 +29,11 @@ export interface CompiledProtect {
   protectPath: Array<[string, string]>;
 }
 
-/**
- * Compiles protect globs with picomatch (`dot: true`, so `*.key` also protects `.id.key`). A glob without a slash
- * matches the file's name anywhere; a glob with a slash matches its path relative to the root.
- */
+/** Core's protect-glob compiler (`compileProtect`), as the `[source, flags]` pairs the scan workers rebuild. */
 export function compileProtect(globs: readonly string[]): CompiledProtect {
-  const compiled: CompiledProtect = { protectName: [], protectPath: [] };
-  for (const glob of globs) {
-    const re = picomatch.makeRe(glob, { dot: true });
-    (glob.includes("/") ? compiled.protectPath : compiled.protectName).push([re.source, re.flags]);
-  }
-  return compiled;
+  const compiled = compileProtectGlobs(globs);
+  return {
+    protectName: compiled.byName.map(({ re }) => [re.source, re.flags]),
+    protectPath: compiled.byPath.map(({ re }) => [re.source, re.flags]),
+  };
 }

@@ -1,37 +1,5 @@
-import { duration } from "@reclaim/core";
-import { posix } from "node:path";
+import { duration, mediaScopeFields, relativePath } from "@reclaim/core";
 import { z } from "zod";
-
-/** A path relative to the root that cannot climb out of it. */
-const relativePath = z
-  .string()
-  .min(1)
-  .refine((p) => !p.startsWith("/") && !p.split(/[\\/]/).includes(".."), "must be a path relative to the root without '..'");
-
-/** `images`, `./images/`, `images//x` → `images`, `images/x`; `.`, `./`, `a/..` → `.` (backslashes count as slashes). */
-function normalizedRelative(path: string): string {
-  return posix.normalize(path.replace(/\\/g, "/")).replace(/\/+$/, "") || ".";
-}
-
-/** A media folder: a relative path under the root that is not the root itself. */
-const mediaDir = relativePath.refine(
-  (p) => normalizedRelative(p) !== ".",
-  "must be a folder inside the root, not the root itself (the sweeps would reach the JSON stores, event logs and keys)",
-);
-
-/** Media folders: none may repeat another or lie inside another (the walks would visit the same files twice). */
-const mediaDirs = z.array(mediaDir).min(1).superRefine((dirs, ctx) => {
-  const normalized = dirs.map(normalizedRelative);
-  for (let j = 0; j < normalized.length; j++) {
-    for (let i = 0; i < j; i++) {
-      const [a, b] = [normalized[i]!, normalized[j]!];
-      const relation = a === b ? "repeat" : b.startsWith(`${a}/`) ? "be inside" : a.startsWith(`${b}/`) ? "contain" : null;
-      if (relation === null) continue;
-      ctx.addIssue({ code: "custom", path: [j], message: `must not ${relation} mediaDirs[${i}] (${JSON.stringify(dirs[i])})`, input: dirs[j] });
-      return;
-    }
-  }
-});
 
 const ratio = z.number().gt(0).lte(1);
 
@@ -54,18 +22,18 @@ export const diskOptionsSchema = z.strictObject({
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be a short name of letters, digits, '_', '.' or '-'")
     .default("data"),
   /**
-   * Media folders, relative to the root, that the sweeps may delete from: never the root itself (`.`, `./`),
-   * never one inside another or twice. @default ["images", "videos", "voice", "bid-images"]
+   * Media folders, relative to the root, that the sweeps may delete from: strict sub-folders of the root (never
+   * `.` or `./`), never one inside another or twice (core's `subFolders`). @default ["images", "videos", "voice", "bid-images"]
    */
-  mediaDirs: mediaDirs.default(["images", "videos", "voice", "bid-images"]),
+  mediaDirs: mediaScopeFields.mediaDirs,
   /** Age sweep: files older than this are deleted. @default "7d" */
   maxAge: duration().default(604_800_000),
   /** Which timestamp decides a file's age; `birthtime` falls back to mtime where the filesystem lacks it. @default "mtime" */
   timestamp: z.enum(["mtime", "ctime", "atime", "birthtime"]).default("mtime"),
   /** Files modified (mtime) more recently than this are still being written: never deleted. @default "1m" */
   recentlyModified: duration().default(60_000),
-  /** Globs never deleted: without a slash they match the file name, with one the root-relative path. @default ["*.json", "*keypair*", "*.key"] */
-  protect: z.array(z.string().min(1)).default(["*.json", "*keypair*", "*.key"]),
+  /** Globs never deleted (core's `compileProtect`): without a slash they match the file name, with one the root-relative path. @default ["*.json", "*keypair*", "*.key"] */
+  protect: mediaScopeFields.protect,
   remote: z
     .strictObject({
       /** A remote (R2/S3/CDN) holds a copy of every published media file. @default false */
@@ -92,7 +60,7 @@ export const diskOptionsSchema = z.strictObject({
   references: z
     .strictObject({
       /** JSON stores (relative to the root) whose fields are cleared when the file they point at is deleted without a remote copy. @default ["posts.json"] */
-      stores: z.array(relativePath).default(["posts.json"]),
+      stores: z.array(relativePath()).default(["posts.json"]),
       /** Fields holding a media path or URL. @default ["imageUrl", "videoUrl"] */
       fields: z.array(z.string().min(1)).default(["imageUrl", "videoUrl"]),
       /** URL prefixes that stand for the root (e.g. "http://localhost:3000/", "/static/"). @default [] */

@@ -12,7 +12,7 @@ describe("diskOptionsSchema mediaDirs", () => {
   it.each([".", "./", "./.", ".//", "././", ".\\"])("refuses %j: it is the root itself", (dir) => {
     expect(() => parse(["images", dir])).toThrow(OptionRangeError);
     expect(() => parse(["images", dir])).toThrow(
-      `Cannot create disk hook as 'mediaDirs[1]' must be a folder inside the root, not the root itself (the sweeps would reach the JSON stores, event logs and keys): current value is ${JSON.stringify(dir)}`,
+      `Cannot create disk hook as 'mediaDirs[1]' must be a folder inside the root, not the root itself (every file of the root, its stores, logs and keys included, would become deletable): current value is ${JSON.stringify(dir)}`,
     );
   });
 

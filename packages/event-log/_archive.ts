@@ -1,8 +1,8 @@
-import { type FileHandle, link, open, readdir, rm, unlink } from "node:fs/promises";
+import { type FileHandle, readdir, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
-import { fsyncDir, tempPathFor } from "@reclaim/core";
+import { createTempFile } from "@reclaim/core";
 
 const CHUNK = 1 << 20;
 const STAMP = String.raw`\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{3}Z`;
@@ -17,51 +17,40 @@ export function archivePattern(path: string): RegExp {
 }
 
 /**
- * Gzips bytes `[0, end)` of the open log into `events.jsonl.<UTC time>.gz` beside it (temp file, fsync, then a
- * `link` that never overwrites; the time is moved on by 1 ms while a name is taken). The archive gets the log's
- * mode (and owner, when we are root): it holds the same data. Returns the archive's path.
+ * Gzips bytes `[0, end)` of the open log into `events.jsonl.<UTC time>.gz` beside it (core's `createTempFile`:
+ * temp file, fsync, then a `link` that never overwrites; the time is moved on by 1 ms while a name is taken). The
+ * archive gets the log's mode (and owner, when we are root): it holds the same data. Returns the archive's path.
  */
 export async function archiveHead(source: FileHandle, end: number, path: string, signal?: AbortSignal): Promise<string> {
-  const temp = tempPathFor(`${path}.gz`);
   const log = await source.stat();
-  const target = await open(temp, "wx", 0o600);
-  try {
-    // Created 0600, then given the log's exact mode (the umask does not apply to chmod).
-    await target.chmod(log.mode & 0o7777);
-    if (process.getuid?.() === 0 && (log.uid !== 0 || log.gid !== 0)) await target.chown(log.uid, log.gid).catch(() => {});
-    await pipeline(
-      async function* read() {
-        for (let position = 0; position < end; ) {
-          const chunk = Buffer.allocUnsafe(Math.min(CHUNK, end - position));
-          const { bytesRead } = await source.read(chunk, 0, chunk.length, position);
-          if (bytesRead === 0) throw new Error(`the log ended at ${position} bytes while archiving ${end}`);
-          position += bytesRead;
-          yield chunk.subarray(0, bytesRead);
-        }
-      },
-      createGzip(),
-      async function write(gzipped: AsyncIterable<Buffer>) {
-        for await (const chunk of gzipped) {
-          for (let written = 0; written < chunk.length; ) written += (await target.write(chunk, written)).bytesWritten;
-        }
-      },
-      signal ? { signal } : {},
-    );
-    await target.sync();
-    await target.close();
-    for (let time = Date.now(); ; time++) {
-      const archive = join(dirname(path), `${basename(path)}.${new Date(time).toISOString().replace(/:/g, "-")}.gz`);
-      try {
-        await link(temp, archive);
-        await fsyncDir(dirname(path));
-        return archive;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  await using temp = await createTempFile(`${path}.gz`, { like: log });
+  const target = temp.handle;
+  await pipeline(
+    async function* read() {
+      for (let position = 0; position < end; ) {
+        const chunk = Buffer.allocUnsafe(Math.min(CHUNK, end - position));
+        const { bytesRead } = await source.read(chunk, 0, chunk.length, position);
+        if (bytesRead === 0) throw new Error(`the log ended at ${position} bytes while archiving ${end}`);
+        position += bytesRead;
+        yield chunk.subarray(0, bytesRead);
       }
+    },
+    createGzip(),
+    async function write(gzipped: AsyncIterable<Buffer>) {
+      for await (const chunk of gzipped) {
+        for (let written = 0; written < chunk.length; ) written += (await target.write(chunk, written)).bytesWritten;
+      }
+    },
+    signal ? { signal } : {},
+  );
+  for (let time = Date.now(); ; time++) {
+    const archive = join(dirname(path), `${basename(path)}.${new Date(time).toISOString().replace(/:/g, "-")}.gz`);
+    try {
+      await temp.publish(archive);
+      return archive;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
-  } finally {
-    await target.close().catch(() => {});
-    await rm(temp, { force: true });
   }
 }
 

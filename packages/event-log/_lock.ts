@@ -8,14 +8,14 @@
  *
  * Mutual exclusion is Dekker's: an appender creates its flag, then looks for `pause`; the trimmer creates
  * `pause`, then lists the flags and waits until none is live. Whichever comes second sees the first. Every record
- * names its owner process (pid, start time, per-process nonce, machine, host: see `_identity.ts`); a record
+ * names its owner process (pid, start time, per-process nonce, machine, host: see `@reclaim/core`'s `process_identity.ts`); a record
  * whose owner is dead is stale. Local file systems only (not NFS).
  */
 import { randomBytes } from "node:crypto";
 import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync } from "node:fs";
 import { link, mkdir, readdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { OWNER, ownerIsLive } from "./_identity.ts";
+import { OWNER, ownerIsLive } from "@reclaim/core";
 import { EventLogError } from "./errors.ts";
 
 /** Flags: `w-<id>.<owner>`, and `w-<pid>-<id>@<host>` of older versions. */

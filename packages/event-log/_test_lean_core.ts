@@ -2,3 +2,5 @@
 // time, without the barrel's logger, metrics, runner and zod, so a forked child starts in a fraction of the time.
 export * from "../core/atomic_write.ts";
 export * from "../core/errors.ts";
+export * from "../core/process_identity.ts";
+export * from "../core/temp_file.ts";

@@ -1,6 +1,5 @@
-import { type FileHandle, open, readdir, rename, rm, stat } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
-import { fsyncDir, TEMP_MARKER, tempPathFor, throwIfAborted } from "@reclaim/core";
+import { type FileHandle, open, stat } from "node:fs/promises";
+import { createTempFile, removeStaleTemps, throwIfAborted } from "@reclaim/core";
 import { archiveHead, pruneArchives } from "./_archive.ts";
 import { acquireRotateLock, clearStaleLockState, lockDirFor, pauseAppenders } from "./_lock.ts";
 import { copyRange, planTail } from "./_tail_reader.ts";
@@ -60,7 +59,8 @@ export async function trimLog(path: string, settings: TrimSettings, onPhase?: (p
   try {
     await onPhase?.("locked");
     await clearStaleLockState(lockDir);
-    result.removedTemps = await removeLeftoverTemps(path);
+    // Temp files of earlier trims whose writer is gone (core's rule: judged by the writer's identity, PID reuse included).
+    result.removedTemps = (await removeStaleTemps(path)) + (await removeStaleTemps(`${path}.gz`));
     let handle: FileHandle;
     try {
       handle = await open(path, "r");
@@ -98,46 +98,31 @@ async function trimOpen(
     await onPhase?.("archived");
   }
 
-  const temp = tempPathFor(path);
-  const target = await open(temp, "wx", 0o600);
-  let renamed = false;
-  try {
-    await target.chmod(before.mode & 0o7777);
-    if (process.getuid?.() === 0 && (before.uid !== 0 || before.gid !== 0)) await target.chown(before.uid, before.gid).catch(() => {});
-    await copyRange(handle, target, plan.start, size, buffer);
-    await target.sync();
-    await onPhase?.("copied");
-    throwIfAbortedMaybe(settings.signal);
+  await using temp = await createTempFile(path, { like: before });
+  await copyRange(handle, temp.handle, plan.start, size, buffer);
+  await temp.sync();
+  await onPhase?.("copied");
+  throwIfAbortedMaybe(settings.signal);
 
-    const resume = await pauseAppenders(lockDir, settings.drainTimeout);
-    try {
-      await onPhase?.("paused");
-      // No appender writes now. Carry over what reached the file since the snapshot, then swap.
-      const current = await stat(path).catch(() => null);
-      const now = await handle.stat();
-      if (!current || current.ino !== before.ino || current.dev !== before.dev || now.size < size) {
-        throw new EventLogError("RECLAIM_ERR_EVENT_LOG_REPLACED", `${path} was replaced or truncated by another program during the trim; left as it is`);
-      }
-      if (now.size > size) {
-        await copyRange(handle, target, size, now.size, buffer);
-        await target.sync();
-      }
-      result.salvagedBytes = now.size - size;
-      await target.close();
-      await rename(temp, path);
-      renamed = true;
-      await onPhase?.("renamed");
-      await fsyncDir(dirname(path));
-    } finally {
-      await resume();
+  const resume = await pauseAppenders(lockDir, settings.drainTimeout);
+  try {
+    await onPhase?.("paused");
+    // No appender writes now. Carry over what reached the file since the snapshot, then swap.
+    const current = await stat(path).catch(() => null);
+    const now = await handle.stat();
+    if (!current || current.ino !== before.ino || current.dev !== before.dev || now.size < size) {
+      throw new EventLogError("RECLAIM_ERR_EVENT_LOG_REPLACED", `${path} was replaced or truncated by another program during the trim; left as it is`);
     }
-    // The new file is in place and appenders write again. What is left is the kernel releasing the old file
-    // when its last descriptor (ours) closes: that takes time in proportion to its size, but holds nobody up.
-    await onPhase?.("resumed");
+    if (now.size > size) await copyRange(handle, temp.handle, size, now.size, buffer);
+    result.salvagedBytes = now.size - size;
+    // fsync, rename over the log, fsync the folder.
+    await temp.commit(path, { onRenamed: () => onPhase?.("renamed") });
   } finally {
-    await target.close().catch(() => {});
-    if (!renamed) await rm(temp, { force: true });
+    await resume();
   }
+  // The new file is in place and appenders write again. What is left is the kernel releasing the old file
+  // when its last descriptor (ours) closes: that takes time in proportion to its size, but holds nobody up.
+  await onPhase?.("resumed");
   result.keptBytes = size - plan.start;
   result.linesKept = plan.linesKept;
   result.bytesAfter = result.keptBytes + result.salvagedBytes;
@@ -149,20 +134,6 @@ async function trimOpen(
 
 function throwIfAbortedMaybe(signal: AbortSignal | undefined): void {
   if (signal) throwIfAborted(signal);
-}
-
-/** Removes temporary files of earlier trims of this log (`.events.jsonl.reclaim-tmp-*`, `.events.jsonl.gz.reclaim-tmp-*`). */
-async function removeLeftoverTemps(path: string): Promise<number> {
-  const base = basename(path);
-  const prefixes = [`.${base}${TEMP_MARKER}`, `.${base}.gz${TEMP_MARKER}`];
-  let removed = 0;
-  for (const name of await readdir(dirname(path))) {
-    const prefix = prefixes.find((p) => name.startsWith(p));
-    if (!prefix || !/^\d+-[0-9a-f]+$/.test(name.slice(prefix.length))) continue;
-    await rm(join(dirname(path), name), { force: true });
-    removed++;
-  }
-  return removed;
 }
 
 async function sizeOf(path: string): Promise<number | null> {

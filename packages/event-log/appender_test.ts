@@ -2,7 +2,7 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { tempDir } from "@reclaim/core/testing";
 import { describe, expect, it } from "vitest";
-import { formatOwner, OWNER, SELF } from "./_identity.ts";
+import { formatOwner, OWNER, SELF } from "@reclaim/core";
 import { lockDirFor } from "./_lock.ts";
 import { openEventLog } from "./appender.ts";
 import { trimToLastLines } from "./trim_log.ts";

@@ -5,7 +5,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { tempDir } from "@reclaim/core/testing";
 import { describe, expect, it } from "vitest";
-import { formatOwner, OWNER, SELF, startTimeOf } from "./_identity.ts";
+import { formatOwner, OWNER, SELF, startTimeOf } from "@reclaim/core";
 import { lockDirFor } from "./_lock.ts";
 import { numberedLines } from "./_test_oracle.ts";
 import { openEventLog } from "./appender.ts";

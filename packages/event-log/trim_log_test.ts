@@ -1,11 +1,11 @@
 import { fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, open, readFile, readdir, rename, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, open, readFile, readdir, rename, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { tempDir } from "@reclaim/core/testing";
 import { describe, expect, it } from "vitest";
-import { formatOwner, OWNER, SELF } from "./_identity.ts";
+import { formatOwner, OWNER, SELF } from "@reclaim/core";
 import { lockDirFor } from "./_lock.ts";
 import { expectedSuffix, listDir, numberedLines } from "./_test_oracle.ts";
 import { trimLog, type TrimSettings } from "./_trim.ts";
@@ -174,11 +174,17 @@ describe("trimToLastLines()", () => {
     await using dir = await tempDir();
     const path = join(dir.path, "events.jsonl");
     await writeFile(path, numberedLines(10));
-    const leftovers = [".events.jsonl.reclaim-tmp-4242-0a1b2c3d", ".events.jsonl.gz.reclaim-tmp-4242-00ff00ff"];
-    const others = [".events.jsonl.old.reclaim-tmp-4242-0a1b2c3d", ".other.jsonl.reclaim-tmp-1-aa", "events.jsonl.reclaim-tmp-1-aa"];
+    const dead = formatOwner({ ...SELF, pid: await deadPid() });
+    // A restarted container: the same pid as ours, another process (another nonce).
+    const predecessor = formatOwner({ ...SELF, nonce: "deadbeefdeadbeef" });
+    const leftovers = [`.events.jsonl.reclaim-tmp-0a1b2c3d.${dead}`, `.events.jsonl.gz.reclaim-tmp-00ff00ff.${predecessor}`, ".events.jsonl.reclaim-tmp-4242-0a1b2c3d"];
+    const others = [`.events.jsonl.old.reclaim-tmp-0a1b2c3d.${dead}`, `.other.jsonl.reclaim-tmp-0a1b2c3d.${dead}`, "events.jsonl.reclaim-tmp-1-aa", `.events.jsonl.reclaim-tmp-11111111.${OWNER}`];
     for (const name of [...leftovers, ...others]) await writeFile(join(dir.path, name), "x");
+    // A name of an older version carries a bare pid, which cannot be judged: it goes once it is an hour old.
+    const twoHoursAgo = new Date(Date.now() - 7_200_000);
+    await utimes(join(dir.path, leftovers[2]!), twoHoursAgo, twoHoursAgo);
     const result = await trimToLastLines(path, { maxBytes: 10_000 });
-    expect(result).toMatchObject({ outcome: "under-limit", removedTemps: 2 });
+    expect(result).toMatchObject({ outcome: "under-limit", removedTemps: 3 });
     expect(await listDir(dir.path)).toEqual([...others, ".events.jsonl.reclaim-lock", "events.jsonl"].sort());
   });
 

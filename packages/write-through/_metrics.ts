@@ -1,7 +1,7 @@
-import { counter } from "@reclaim/core";
+import { counter, removedFileBytes } from "@reclaim/core";
 import type { Counter, Registry } from "prom-client";
 
-/** The write-through metrics (get-or-create; `reclaim_disk_removed_bytes_total` is shared with `@reclaim/disk`). */
+/** The write-through metrics (get-or-create; `reclaim_disk_removed_bytes_total` is core's `removedFileBytes`, shared with `@reclaim/disk`). */
 export function writeThroughMetrics(registry: Registry): { files: Counter<"hook" | "outcome">; removedBytes: Counter<"hook" | "kind"> } {
   return {
     files: counter(registry, {
@@ -9,6 +9,6 @@ export function writeThroughMetrics(registry: Registry): { files: Counter<"hook"
       help: "Local files checked against their remote copy, by outcome (deleted, would-delete, kept, skipped).",
       labelNames: ["hook", "outcome"],
     }),
-    removedBytes: counter(registry, { name: "reclaim_disk_removed_bytes_total", help: "Bytes of files deleted, by kind (age, pressure, write_through).", labelNames: ["hook", "kind"] }),
+    removedBytes: removedFileBytes(registry),
   };
 }

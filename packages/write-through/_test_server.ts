@@ -8,6 +8,10 @@ export interface RemoteObject {
   length?: number | null;
   /** Never answer (to exercise timeouts). */
   hang?: boolean;
+  /** More response headers (`etag`, `content-md5`, `x-amz-checksum-sha256`, `digest`, ...). */
+  headers?: Record<string, string>;
+  /** Answer with a redirect (status 302 unless `status` says otherwise) to this Location. */
+  redirect?: string;
 }
 
 /** A real HTTP server on 127.0.0.1 that answers HEAD from a table; closed on dispose. */
@@ -29,7 +33,11 @@ export async function startCdn(): Promise<FakeCdn> {
       res.writeHead(404).end();
       return;
     }
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...object.headers };
+    if (object.redirect !== undefined) {
+      res.writeHead(object.status ?? 302, { ...headers, location: object.redirect }).end();
+      return;
+    }
     if (object.length !== null && object.length !== undefined) headers["content-length"] = String(object.length);
     res.writeHead(object.status ?? 200, headers);
     res.end();

@@ -1,7 +1,7 @@
 /**
  * @module
  * Write-through cleanup: delete the local copy of a file once its remote (R2/S3/CDN) copy is verified with
- * `HEAD` (200 and the same `Content-Length`). In-process with `afterPublish`, or out-of-process through the
+ * `HEAD` (200, the same `Content-Length` and, where the remote states one, the same content checksum). In-process with `afterPublish`, or out-of-process through the
  * publish journal (`recordPublished`) consumed by the `write-through` hook.
  *
  * @example

@@ -1,11 +1,12 @@
-import { lstat, realpath, unlink } from "node:fs/promises";
-import { dirname, isAbsolute, join, relative, sep } from "node:path";
+import { lstat, unlink } from "node:fs/promises";
 import { trace, type Tracer } from "@opentelemetry/api";
-import { hookMetrics, parseOptions, silentLogger, type Logger } from "@reclaim/core";
+import { hookMetrics, mediaScopeFields, parseOptions, silentLogger, type DeletionScope, type Logger } from "@reclaim/core";
 import { Registry } from "prom-client";
 import { z } from "zod";
-import { compileDeletionScope, deletionScopeFields, type DeletionScope } from "./_deletion_scope.ts";
+import { openMediaScope } from "./_deletion_scope.ts";
 import { writeThroughMetrics } from "./_metrics.ts";
+import { hashFile, headInside, statedChecksums } from "./_remote_check.ts";
+import { parseRemoteBase, type RemoteBase } from "./_remote_url.ts";
 
 /** One local file and the URL of its remote copy. */
 export interface PublishedFile {
@@ -15,11 +16,14 @@ export interface PublishedFile {
   url: string;
 }
 
+/** The check a remote copy passed before its local copy was deleted: its content checksum, or only its size. */
+export type VerifyCheck = "checksum" | "size";
+
 /**
  * What happened to one file: `deleted` (remote copy verified, local copy removed; `would-delete` in a dry run),
  * `kept` (not verified: the local copy stays, `retry` says whether trying later can help) or `skipped` (never
  * deletable: outside the root, not inside a media folder, protected, the publish journal, a symlink, not a regular
- * file; or already gone). `reason` says which.
+ * file; or already gone). `reason` says which; `check` and `checkDetail` say how a deleted file was verified.
  */
 export interface VerifyOutcome {
   path: string;
@@ -30,6 +34,10 @@ export interface VerifyOutcome {
   bytes?: number;
   /** For `kept`: a later attempt may succeed (remote not there yet, network error, file being rewritten). */
   retry?: boolean;
+  /** For `deleted`/`would-delete`: the check the remote copy passed. */
+  check?: VerifyCheck;
+  /** For `deleted`/`would-delete`: the checksums that matched (`x-amz-checksum-sha256`, `Content-MD5`, `Digest sha-256`, `ETag (MD5)`...), or why only the size was compared. */
+  checkDetail?: string;
 }
 
 /** Settings shared by {@link afterPublish} and the `write-through` hook. */
@@ -48,15 +56,44 @@ export interface VerifyOptions {
   protect?: readonly string[];
   /** Publish journal, relative to the root: never deleted, nor its `.state` (the default journal never either). @default ".reclaim/published.jsonl" */
   journal?: string;
+  /**
+   * How a remote copy is verified: `"checksum"` compares the local file's MD5/SHA-256 with a content checksum the
+   * remote states (an S3/R2 single-part `ETag`, `x-amz-checksum-sha256`, `Content-MD5`, `Digest`) and falls back
+   * to the size when it states none; `"size"` compares `Content-Length` only. The length must match in both.
+   * @default "checksum"
+   */
+  verify?: VerifyCheck;
+  /** Trusted base URL: a `HEAD` redirect is followed only to a URL under it (same origin, under its path). @default the origin of each file's URL */
+  baseUrl?: string;
 }
 
-const scopeSchema = z.strictObject({ ...deletionScopeFields, journal: z.string().min(1).optional() });
+const verifySchema = z.strictObject({
+  ...mediaScopeFields,
+  journal: z.string().min(1).optional(),
+  verify: z.enum(["checksum", "size"]).default("checksum"),
+  baseUrl: z.url({ protocol: /^https?$/ }).optional(),
+});
 
-/** Validates `mediaDirs`/`protect` (throwing `RECLAIM_ERR_INVALID_OPTION` naming the field) and compiles them. */
-function scopeOf(options: VerifyOptions): DeletionScope {
-  const { mediaDirs, protect, journal } = options;
-  const input = { ...(mediaDirs === undefined ? {} : { mediaDirs: [...mediaDirs] }), ...(protect === undefined ? {} : { protect: [...protect] }), ...(journal === undefined ? {} : { journal }) };
-  return compileDeletionScope(parseOptions("write-through", scopeSchema, input));
+/** Validates `mediaDirs`/`protect`/`verify`/`baseUrl` (throwing `RECLAIM_ERR_INVALID_OPTION` naming the field). */
+function verifySettings(options: VerifyOptions): z.output<typeof verifySchema> {
+  const { mediaDirs, protect, journal, verify, baseUrl } = options;
+  const input = {
+    ...(mediaDirs === undefined ? {} : { mediaDirs: [...mediaDirs] }),
+    ...(protect === undefined ? {} : { protect: [...protect] }),
+    ...(journal === undefined ? {} : { journal }),
+    ...(verify === undefined ? {} : { verify }),
+    ...(baseUrl === undefined ? {} : { baseUrl }),
+  };
+  return parseOptions("write-through", verifySchema, input);
+}
+
+/** Resolved settings of one verification run. */
+interface Settings {
+  scope: DeletionScope;
+  verify: VerifyCheck;
+  base: RemoteBase | undefined;
+  timeoutMs: number;
+  dryRun: boolean;
 }
 
 const HTTP = /^https?:\/\//i;
@@ -67,11 +104,13 @@ const ALREADY_URL = "local entry is already a URL";
 const ROUTINE_SKIPS: ReadonlySet<string> = new Set([GONE, EMPTY, ALREADY_URL]);
 
 /**
- * Verifies each remote copy with `HEAD` (200 and a `Content-Length` equal to the local size) and only then
- * deletes the local file; re-checks just before unlinking that the local file is unchanged. Only files inside a
- * media folder (`mediaDirs`) and not protected (`protect`) are considered; never the publish journal or its state.
- * Never deletes outside `root`, through a symlink, or anything but a regular file. Never throws for one file: each
- * gets an outcome. Throws `RECLAIM_ERR_INVALID_OPTION` for bad `mediaDirs`/`protect`.
+ * Verifies each remote copy with `HEAD` (200, a `Content-Length` equal to the local size and, with `verify:
+ * "checksum"`, every content checksum the remote states equal to the local file's) and only then deletes the local
+ * file; re-checks just before unlinking that the local file is unchanged. Redirects are followed only inside the
+ * trusted base (`baseUrl`, else the URL's origin). Only files inside a media folder (`mediaDirs`) and not protected
+ * (`protect`) are considered; never the publish journal or its state. Never deletes outside `root`, through a
+ * symlink, or anything but a regular file. Never throws for one file: each gets an outcome. Throws
+ * `RECLAIM_ERR_INVALID_OPTION` for bad `mediaDirs`/`protect`/`verify`/`baseUrl`.
  *
  * @example
  * ```ts
@@ -80,9 +119,14 @@ const ROUTINE_SKIPS: ReadonlySet<string> = new Set([GONE, EMPTY, ALREADY_URL]);
  * ```
  */
 export async function verifyAndDelete(files: readonly PublishedFile[], options: VerifyOptions): Promise<VerifyOutcome[]> {
-  const scope = scopeOf(options);
-  const realRoot = await realpath(options.root);
-  const rootDev = (await lstat(realRoot)).dev;
+  const checked = verifySettings(options);
+  const settings: Settings = {
+    scope: await openMediaScope(options.root, checked),
+    verify: checked.verify,
+    base: checked.baseUrl === undefined ? undefined : parseRemoteBase(checked.baseUrl),
+    timeoutMs: options.timeoutMs ?? 10_000,
+    dryRun: options.dryRun ?? false,
+  };
   const outcomes: VerifyOutcome[] = new Array<VerifyOutcome>(files.length);
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -90,7 +134,7 @@ export async function verifyAndDelete(files: readonly PublishedFile[], options: 
       const index = next++;
       const file = files[index]!;
       try {
-        outcomes[index] = await verifyOne(file, realRoot, rootDev, scope, options);
+        outcomes[index] = await verifyOne(file, settings);
       } catch (err) {
         outcomes[index] = { path: file.path, url: file.url, outcome: "kept", reason: `unexpected error: ${(err as Error).message}`, retry: true };
       }
@@ -100,52 +144,57 @@ export async function verifyAndDelete(files: readonly PublishedFile[], options: 
   return outcomes;
 }
 
-async function verifyOne(file: PublishedFile, realRoot: string, rootDev: number, scope: DeletionScope, options: VerifyOptions): Promise<VerifyOutcome> {
+async function verifyOne(file: PublishedFile, settings: Settings): Promise<VerifyOutcome> {
   const base = { path: file.path, url: file.url };
   if (typeof file.path !== "string" || file.path.trim() === "") return { ...base, outcome: "skipped", reason: EMPTY };
   if (HTTP.test(file.path)) return { ...base, outcome: "skipped", reason: ALREADY_URL };
-  if (typeof file.url !== "string" || !HTTP.test(file.url)) return { ...base, outcome: "kept", reason: "no http(s) remote URL", retry: false };
-  const local = isAbsolute(file.path) ? file.path : join(realRoot, file.path);
-  const rel = relative(realRoot, local);
-  if (rel === "" || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return { ...base, outcome: "skipped", reason: "outside the root" };
-  const refusal = scope.refusal(rel.split(sep).join("/"));
-  if (refusal) return { ...base, outcome: "skipped", reason: refusal };
-  let before;
-  try {
-    if ((await realpath(dirname(local))) !== dirname(local)) return { ...base, outcome: "skipped", reason: "reached through a symlink" };
-    before = await lstat(local);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { ...base, outcome: "skipped", reason: GONE };
-    throw err;
-  }
-  if (before.isSymbolicLink()) return { ...base, outcome: "skipped", reason: "local path is a symlink" };
-  if (!before.isFile()) return { ...base, outcome: "skipped", reason: "local path is not a regular file" };
-  if (before.dev !== rootDev) return { ...base, outcome: "skipped", reason: "local file is on another filesystem than the root" };
+  if (typeof file.url !== "string" || !HTTP.test(file.url) || !URL.canParse(file.url)) return { ...base, outcome: "kept", reason: "no http(s) remote URL", retry: false };
+  // The scope's path rules, then the file on disk (symlinks, file type, filesystem): all before any HEAD.
+  const verdict = await settings.scope.check(file.path);
+  if (!verdict.ok) return { ...base, outcome: "skipped", reason: verdict.gone ? GONE : verdict.reason };
+  const { path: local, stat: before } = verdict;
 
-  let response: Response;
-  try {
-    response = await fetch(file.url, { method: "HEAD", redirect: "follow", signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) });
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code;
-    return { ...base, outcome: "kept", reason: `HEAD failed: ${(err as Error).name === "TimeoutError" ? "timed out" : (cause ?? (err as Error).message)}`, retry: true };
-  }
+  // Redirects are followed only inside the trusted base: the configured one, else the URL's own origin.
+  const trusted = settings.base ?? { origin: new URL(file.url).origin, path: "/" };
+  const head = await headInside(file.url, trusted, settings.timeoutMs);
+  if (!head.ok) return { ...base, outcome: "kept", reason: head.reason, retry: head.retry };
+  const { response } = head;
   if (response.status !== 200) return { ...base, outcome: "kept", reason: `HEAD returned ${response.status}`, retry: true };
   const length = response.headers.get("content-length");
   if (length === null || !/^\d+$/.test(length)) return { ...base, outcome: "kept", reason: "HEAD returned no Content-Length", retry: true };
   if (Number(length) !== before.size) return { ...base, outcome: "kept", reason: `remote Content-Length ${length} differs from local size ${before.size}`, retry: true };
 
+  let check: VerifyCheck = "size";
+  let checkDetail: string;
+  if (settings.verify === "size") {
+    checkDetail = 'Content-Length only (verify: "size")';
+  } else {
+    const { checksums, notes } = statedChecksums(response.headers);
+    if (checksums.length === 0) {
+      checkDetail = `Content-Length only: ${notes.length > 0 ? notes.join("; ") : "the remote states no content checksum"}`;
+    } else {
+      const local_ = await hashFile(local, new Set(checksums.map((c) => c.algorithm)));
+      const mismatch = checksums.find((c) => local_[c.algorithm] !== c.hex);
+      if (mismatch) {
+        return { ...base, outcome: "kept", reason: `remote ${mismatch.source} ${mismatch.hex} differs from the local file's ${mismatch.algorithm} ${local_[mismatch.algorithm]}: same size, different content`, retry: true };
+      }
+      check = "checksum";
+      checkDetail = checksums.map((c) => c.source).join(", ");
+    }
+  }
+
   const now = await lstat(local).catch(() => undefined);
   if (!now || !now.isFile() || now.ino !== before.ino || now.size !== before.size || now.mtimeMs !== before.mtimeMs) {
     return { ...base, outcome: "kept", reason: "local file changed during verification", retry: true };
   }
-  if (options.dryRun) return { ...base, outcome: "would-delete", bytes: before.size };
+  if (settings.dryRun) return { ...base, outcome: "would-delete", bytes: before.size, check, checkDetail };
   try {
     await unlink(local);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return { ...base, outcome: "skipped", reason: GONE };
     return { ...base, outcome: "kept", reason: `unlink failed: ${(err as Error).message}`, retry: false };
   }
-  return { ...base, outcome: "deleted", bytes: before.size };
+  return { ...base, outcome: "deleted", bytes: before.size, check, checkDetail };
 }
 
 /** Options of {@link afterPublish}. */
@@ -171,7 +220,8 @@ export interface AfterPublishResult {
 
 /**
  * Call at the end of a publish: for each local file whose remote copy (same index in `remoteUrls`) answers
- * `HEAD` with 200 and a `Content-Length` equal to the local size, deletes the local copy. Entries that are empty
+ * `HEAD` with 200, a `Content-Length` equal to the local size and, when it states one, a content checksum equal
+ * to the local file's (see {@link verifyAndDelete}), deletes the local copy. Entries that are empty
  * or already `http(s)://` URLs are skipped; a file whose copy cannot be verified stays (the disk age sweep is
  * the backstop). Does nothing when `remoteEnabled` is false. Runs in a `verify upload` span. Never throws for
  * one file.
@@ -183,7 +233,7 @@ export interface AfterPublishResult {
  * ```
  */
 export async function afterPublish(localPaths: readonly string[], remoteUrls: readonly string[], options: AfterPublishOptions): Promise<AfterPublishResult> {
-  scopeOf(options); // bad mediaDirs/protect throw even while the remote is disabled
+  verifySettings(options); // bad mediaDirs/protect/verify throw even while the remote is disabled
   if (!options.remoteEnabled) return { deleted: 0, bytes: 0, files: [] };
   const tracer = options.tracer ?? trace.getTracer("reclaim");
   const hook = options.name ?? "write-through";

@@ -4,7 +4,7 @@ import { Registry } from "prom-client";
 import type { z } from "zod";
 import { parseRemoteBase, trustedUrl, urlForPath } from "./_remote_url.ts";
 import { readJournal, readState, trimJournal, writeState, type PendingEntry } from "./_journal.ts";
-import { isRefusal, recordOutcomes, summarize, verifyAndDelete, type PublishedFile, type VerifyOutcome } from "./verify_upload.ts";
+import { isRefusal, recordOutcomes, summarize, verifyAndDelete, type PublishedFile, type VerifyCheck, type VerifyOutcome } from "./verify_upload.ts";
 import { writeThroughOptionsSchema, type WriteThroughOptions } from "./write_through_options.ts";
 
 /** Options of {@link createWriteThroughHook}: the config-file options plus runtime objects. */
@@ -31,6 +31,10 @@ export interface WriteThroughRunReport extends RunReport {
   refused: Array<{ path: string; reason: string }>;
   /** Number of such entries this pass. */
   refusedCount: number;
+  /** Deletions (would-deletions in a dry run) by the check the remote copy passed: a content checksum, or the size only. */
+  checks: { checksum: number; size: number };
+  /** Files deleted this pass with the check each passed and how (at most 20). */
+  deleted: Array<{ path: string; check: VerifyCheck; detail: string }>;
   /** Why nothing was done, when so. */
   reason?: string;
 }
@@ -40,8 +44,9 @@ const MAX_PENDING = 10_000;
 /**
  * Creates the `write-through` hook (span `verify upload`): each pass reads the publish journal
  * (`<root>/.reclaim/published.jsonl`, one `{"path","url"}` line per uploaded file, see `recordPublished`) from
- * its durable position, verifies each remote copy with `HEAD` (200 and `Content-Length` equal to the local size)
- * and deletes the local copy. Entries that cannot be verified yet are retried for `retryFor`; the position and
+ * its durable position, verifies each remote copy with `HEAD` (200, `Content-Length` equal to the local size and,
+ * with `verify: "checksum"`, a content checksum the remote states equal to the local file's) and deletes the
+ * local copy. Entries that cannot be verified yet are retried for `retryFor`; the position and
  * the retries are kept in `<journal>.state` (written atomically); a fully consumed journal is truncated once it
  * reaches `trimBytes`. Does nothing while `remote.enabled` is false.
  *
@@ -81,7 +86,7 @@ export function createWriteThroughHook(options: WriteThroughHookOptions): Hook<W
   }
 
   async function run(ctx: RunContext): Promise<WriteThroughRunReport> {
-    const report: WriteThroughRunReport = { removed: 0, reclaimedBytes: 0, removedByKind: { write_through: 0 }, read: 0, invalid: 0, pending: 0, dropped: 0, trimmed: false, restarted: false, kept: [], refused: [], refusedCount: 0 };
+    const report: WriteThroughRunReport = { removed: 0, reclaimedBytes: 0, removedByKind: { write_through: 0 }, read: 0, invalid: 0, pending: 0, dropped: 0, trimmed: false, restarted: false, kept: [], refused: [], refusedCount: 0, checks: { checksum: 0, size: 0 }, deleted: [] };
     if (!opts.remote.enabled) {
       report.reason = "remote.enabled is false";
       return report;
@@ -101,12 +106,16 @@ export function createWriteThroughHook(options: WriteThroughHookOptions): Hook<W
       }
     }
     const entries = [...state.pending, ...fresh];
-    const outcomes: VerifyOutcome[] = entries.length > 0 ? await verifyAndDelete(entries, { root, timeoutMs: opts.timeout, concurrency: opts.concurrency, dryRun: ctx.dryRun, mediaDirs: opts.mediaDirs, protect: opts.protect, journal: opts.journal }) : [];
+    const outcomes: VerifyOutcome[] = entries.length > 0 ? await verifyAndDelete(entries, { root, timeoutMs: opts.timeout, concurrency: opts.concurrency, dryRun: ctx.dryRun, mediaDirs: opts.mediaDirs, protect: opts.protect, journal: opts.journal, verify: opts.verify, ...(opts.remote.baseUrl === undefined ? {} : { baseUrl: opts.remote.baseUrl }) }) : [];
     const pending: PendingEntry[] = [];
     outcomes.forEach((o, i) => {
       if (isRefusal(o)) {
         report.refusedCount++;
         if (report.refused.length < 20) report.refused.push({ path: o.path, reason: o.reason ?? "" });
+      }
+      if ((o.outcome === "deleted" || o.outcome === "would-delete") && o.check) {
+        report.checks[o.check]++;
+        if (report.deleted.length < 20) report.deleted.push({ path: o.path, check: o.check, detail: o.checkDetail ?? "" });
       }
       if (o.outcome !== "kept") return;
       const entry = entries[i]!;
@@ -147,6 +156,8 @@ export function createWriteThroughHook(options: WriteThroughHookOptions): Hook<W
       "reclaim.write_through.invalid": report.invalid,
       "reclaim.write_through.refused": report.refusedCount,
       "reclaim.write_through.trimmed": report.trimmed,
+      "reclaim.write_through.verified_by_checksum": report.checks.checksum,
+      "reclaim.write_through.verified_by_size": report.checks.size,
     });
     return report;
   }

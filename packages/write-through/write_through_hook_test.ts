@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { appendFile, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createRunner, silentLogger } from "@reclaim/core";
@@ -151,17 +152,53 @@ describe("createWriteThroughHook()", () => {
     expect(report).toMatchObject({ read: 7, invalid: 0, removed: 1, pending: 0, refusedCount: 6 });
     expect(report.refused.map((r) => r.reason)).toEqual([
       'protected (matches "*.json")',
-      "not inside a media folder",
+      "not inside an allowed folder",
       'protected (matches "*keypair*")',
       'protected (matches "*.key")',
-      "the publish journal, its state or a file being written",
-      "the publish journal, its state or a file being written",
+      "the publish journal or its state",
+      "the publish journal or its state",
     ]);
     for (const rel of victims) expect(await exists(join(dir.path, rel)), rel).toBe(true);
     expect(await exists(journal)).toBe(true);
     expect(await exists(`${journal}.state`)).toBe(true);
     expect(await exists(ok)).toBe(false);
     expect(cdn.requests).toEqual(["HEAD /videos/ok.mp4"]);
+  });
+
+  it("refuses mediaDirs \".\" at creation, so a journal line naming events.jsonl can never delete it", async () => {
+    await using dir = await tempDir("wt-hook-");
+    await using cdn = await startCdn();
+    const log = await local(dir.path, "events.jsonl", 5);
+    cdn.objects.set("/events.jsonl", { length: 5 });
+    expect(() => createWriteThroughHook({ root: dir.path, mediaDirs: ["."], remote: { enabled: true, baseUrl: cdn.base } })).toThrow(
+      /Cannot create write-through hook as 'mediaDirs\[0\]' must be a folder inside the root, not the root itself/,
+    );
+    await recordPublished(dir.path, [{ path: "events.jsonl" }]);
+    const report = await pass(createWriteThroughHook({ root: dir.path, remote: { enabled: true, baseUrl: cdn.base } }));
+    expect(report).toMatchObject({ removed: 0, refusedCount: 1, refused: [{ path: "events.jsonl", reason: "not inside an allowed folder" }] });
+    expect(await exists(log)).toBe(true);
+    expect(cdn.requests).toEqual([]);
+  });
+
+  it("reports which check each deletion passed, and keeps a same-size copy whose checksum differs", async () => {
+    await using dir = await tempDir("wt-hook-");
+    await using cdn = await startCdn();
+    const a = await local(dir.path, "images/a.png", 6);
+    const b = await local(dir.path, "images/b.png", 6);
+    const c = await local(dir.path, "images/c.png", 6);
+    const md5 = (data: Buffer) => createHash("md5").update(data).digest("hex");
+    cdn.objects.set("/images/a.png", { length: 6, headers: { etag: `"${md5(Buffer.alloc(6, 1))}"` } });
+    cdn.objects.set("/images/b.png", { length: 6 });
+    cdn.objects.set("/images/c.png", { length: 6, headers: { etag: `"${md5(Buffer.alloc(6, 2))}"` } });
+    await recordPublished(dir.path, ["a", "b", "c"].map((n) => ({ path: `images/${n}.png` })));
+    const report = await pass(createWriteThroughHook({ root: dir.path, remote: { enabled: true, baseUrl: cdn.base } }));
+    expect(report).toMatchObject({ removed: 2, checks: { checksum: 1, size: 1 }, pending: 1 });
+    expect(report.deleted.sort((x, y) => x.path.localeCompare(y.path))).toEqual([
+      { path: "images/a.png", check: "checksum", detail: "ETag (MD5)" },
+      { path: "images/b.png", check: "size", detail: "Content-Length only: the remote states no content checksum" },
+    ]);
+    expect(report.kept).toEqual([{ path: "images/c.png", reason: expect.stringMatching(/^remote ETag \(MD5\) [0-9a-f]{32} differs from the local file's md5 [0-9a-f]{32}: same size, different content$/) }]);
+    expect([await exists(a), await exists(b), await exists(c)]).toEqual([false, false, true]);
   });
 
   it("truncates the journal once it is fully consumed and big enough, and restarts on a replaced journal", async () => {
@@ -231,6 +268,7 @@ describe("writeThroughDefinition", () => {
       mediaDirs: ["images", "videos", "voice", "bid-images"],
       protect: ["*.json", "*keypair*", "*.key"],
       remote: { enabled: false },
+      verify: "checksum",
       timeout: 10_000,
       concurrency: 4,
       retryFor: 86_400_000,

@@ -1,6 +1,5 @@
-import { duration, size } from "@reclaim/core";
+import { duration, mediaScopeFields, relativePath, size } from "@reclaim/core";
 import { z } from "zod";
-import { deletionScopeFields } from "./_deletion_scope.ts";
 
 const parsesAsUrl = (value: string): boolean => {
   try {
@@ -28,20 +27,22 @@ export const writeThroughOptionsSchema = z.strictObject({
   /** Folder holding the local copies; nothing outside it is ever deleted. Required. */
   root: z.string().min(1),
   /** Publish journal, relative to the root: one JSON line `{"path","url"}` per uploaded file. @default ".reclaim/published.jsonl" */
-  journal: z
-    .string()
-    .min(1)
-    .refine((p) => !p.startsWith("/") && !p.split("/").includes(".."), "must be a path relative to the root without '..'")
-    .default(".reclaim/published.jsonl"),
-  ...deletionScopeFields,
+  journal: relativePath().default(".reclaim/published.jsonl"),
+  ...mediaScopeFields,
   remote: z
     .strictObject({
       /** Whether a remote holds the copies; when false the hook deletes nothing. @default false */
       enabled: z.boolean().default(false),
-      /** Remote base URL: journal lines without `url` use `baseUrl + path` (each segment percent-encoded); lines whose `url` is not on the same origin (protocol, host, port) under the base's path (normalised to end in `/`) are refused. @default undefined (any http(s) URL) */
+      /** Remote base URL: journal lines without `url` use `baseUrl + path` (each segment percent-encoded); lines whose `url` is not on the same origin (protocol, host, port) under the base's path (normalised to end in `/`) are refused, and so are redirects out of it. @default undefined (any http(s) URL; redirects only within the URL's origin) */
       baseUrl: httpUrl.optional(),
     })
     .prefault({}),
+  /**
+   * How a remote copy is verified before its local copy is deleted: `"checksum"` compares a content checksum the
+   * remote states (S3/R2 single-part `ETag`, `x-amz-checksum-sha256`, `Content-MD5`, `Digest`) with the local
+   * file's, and the size where it states none; `"size"` compares `Content-Length` only. @default "checksum"
+   */
+  verify: z.enum(["checksum", "size"]).default("checksum"),
   /** Timeout of one HEAD request. @default "10s" */
   timeout: duration().default(10_000),
   /** HEAD requests in flight at once. @default 4 */

@@ -1,5 +1,5 @@
 /**
- * Who owns a lock-folder record, and whether that owner is still alive.
+ * Who owns a record (a lock file, a writer's flag, a temp file), and whether that owner is still alive.
  *
  * A pid alone does not name a process: a container that restarts runs its new process as the same pid (often 1)
  * with the same hostname, and two containers that share a hostname but not a pid namespace each have their own
@@ -20,7 +20,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
 
-/** A record whose owner cannot be checked is considered stale after this long. */
+/** A lock record whose owner cannot be checked is considered stale after this long (temp files: `FOREIGN_TEMP_STALE_MS`). */
 export const FOREIGN_STALE_MS = 60_000;
 
 /** How a record's owner is judged: known alive, known dead, or only by the record's age. */
@@ -64,7 +64,7 @@ function machineId(): string {
 
 /** The nonce of this process, shared through `globalThis` so that two copies of this module (dist and source) agree. */
 function processNonce(): string {
-  const key = Symbol.for("@reclaim/event-log.process-nonce");
+  const key = Symbol.for("@reclaim/core.process-nonce");
   const store = globalThis as unknown as Record<symbol, { pid: number; nonce: string } | undefined>;
   const held = store[key];
   if (held && held.pid === process.pid) return held.nonce;
@@ -73,7 +73,14 @@ function processNonce(): string {
   return nonce;
 }
 
-/** This process's identity. */
+/**
+ * This process's identity.
+ *
+ * @example
+ * ```ts
+ * formatOwner({ ...SELF, pid: 1234 }); // an owner on this machine with another pid (tests)
+ * ```
+ */
 export const SELF: Owner = {
   pid: process.pid,
   start: readProcStat("self")?.start ?? "-",
@@ -82,15 +89,36 @@ export const SELF: Owner = {
   host: HOST,
 };
 
-/** Formats an owner as it is written into records and flag names: `<pid>+<start>+<nonce>+<machine>@<host>`. */
+/**
+ * Formats an owner as it is written into records and file names: `<pid>+<start>+<nonce>+<machine>@<host>`.
+ *
+ * @example
+ * ```ts
+ * formatOwner(SELF) === OWNER; // true
+ * ```
+ */
 export function formatOwner(owner: Owner): string {
   return `${owner.pid}+${owner.start}+${owner.nonce}+${owner.machine}@${owner.host}`;
 }
 
-/** This process's owner string. */
+/**
+ * This process's owner string, written into lock records, writer flags and temp-file names.
+ *
+ * @example
+ * ```ts
+ * await writeFile(join(lockDir, "rotate"), `${OWNER}\n`);
+ * ```
+ */
 export const OWNER = formatOwner(SELF);
 
-/** Parses an owner string; `null` when it is not in the current format (for example `pid@host` of older versions). */
+/**
+ * Parses an owner string; `null` when it is not in the current format (for example `pid@host` of older versions).
+ *
+ * @example
+ * ```ts
+ * parseOwner(OWNER)?.pid === process.pid; // true
+ * ```
+ */
 export function parseOwner(text: string): Owner | null {
   const match = /^(\d+)\+([0-9]+|-)\+([0-9a-f]+)\+([0-9a-f]+|-)@([^@\s]+)$/.exec(text);
   if (!match) return null;
@@ -101,7 +129,13 @@ export function parseOwner(text: string): Owner | null {
 
 /**
  * Judges the owner of a record without looking at the record's age: `by-age` means it cannot be checked from
- * here, and the caller decides with {@link FOREIGN_STALE_MS}.
+ * here, and the caller decides by the record's age ({@link FOREIGN_STALE_MS} for lock records).
+ *
+ * @example
+ * ```ts
+ * judgeOwner(OWNER); // "live"
+ * judgeOwner(formatOwner({ ...SELF, nonce: "0" })); // "dead": our pid, but an earlier process (a restarted container)
+ * ```
  */
 export function judgeOwner(text: string): OwnerVerdict {
   const owner = parseOwner(text);
@@ -130,12 +164,27 @@ function pidMatches(pid: number, start: string): boolean {
   return start === "-" || stat.start === start;
 }
 
-/** The start time of a process on this machine, as recorded in an owner string; `-` when unknown. */
+/**
+ * The start time of a process on this machine, as recorded in an owner string; `-` when unknown.
+ *
+ * @example
+ * ```ts
+ * formatOwner({ ...SELF, pid: process.ppid, start: startTimeOf(process.ppid) }); // the parent, judged live
+ * ```
+ */
 export function startTimeOf(pid: number): string {
   return readProcStat(pid)?.start ?? "-";
 }
 
-/** Whether the owner of a record last modified at `mtimeMs` is alive (see {@link judgeOwner}). */
+/**
+ * Whether the owner of a record last modified at `mtimeMs` is alive (see {@link judgeOwner}; an owner that cannot
+ * be checked is alive while the record is younger than {@link FOREIGN_STALE_MS}).
+ *
+ * @example
+ * ```ts
+ * if (!ownerIsLive(record.owner, record.mtimeMs)) await unlink(path);
+ * ```
+ */
 export function ownerIsLive(text: string, mtimeMs: number | (() => number | null)): boolean {
   const verdict = judgeOwner(text);
   if (verdict !== "by-age") return verdict === "live";
