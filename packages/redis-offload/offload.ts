@@ -268,6 +268,7 @@ export function createRedisOffloadHook(input: RedisOffloadHookOptions): RedisOff
           const conn = await db.connect();
           try {
             await conn.query("BEGIN");
+            await conn.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(options.lockTimeout))}`);
             try {
               const inserted = await insertRows(conn, target, rows);
               await conn.query("COMMIT");
@@ -281,6 +282,7 @@ export function createRedisOffloadHook(input: RedisOffloadHookOptions): RedisOff
             const kept: DueRow[] = [];
             let inserted = 0;
             await conn.query("BEGIN");
+            await conn.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(options.lockTimeout))}`);
             for (const row of rows) {
               await conn.query("SAVEPOINT r");
               try {
