@@ -2,6 +2,7 @@ import type { HookDefinition } from "@reclaim/core";
 import { diskDefinition } from "@reclaim/disk";
 import { dockerImagesDefinition } from "@reclaim/docker-images";
 import { eventLogDefinition } from "@reclaim/event-log";
+import { redisOffloadDefinition } from "@reclaim/redis-offload";
 import { sqliteCompactorDefinition } from "@reclaim/sqlite-compactor";
 import { writeThroughDefinition } from "@reclaim/write-through";
 
@@ -12,4 +13,5 @@ export const definitions: readonly HookDefinition[] = [
   writeThroughDefinition,
   dockerImagesDefinition,
   sqliteCompactorDefinition,
+  redisOffloadDefinition,
 ] as readonly HookDefinition[];

@@ -43,7 +43,7 @@ describe("createRedisOffloadHook()", () => {
     expect(outcome).toBe("success");
     expect(await redis.exists(`${prefix}completion:a`, `${prefix}completion:b`, `${prefix}completion:c`, `${prefix}failure:x`)).toBe(0);
     expect(await redis.exists(`${prefix}completion:hot`, `${prefix}failure:y`)).toBe(2);
-    expect(await redis.zrange(`${prefix}jobs:completed`, 0, -1)).toEqual(["hot"]);
+    expect(await redis.zrange(`${prefix}jobs:completed`, "0", "-1")).toEqual(["hot"]);
 
     const rows = await archivedRows(stores.pool, stores.schema);
     expect([...rows.keys()].sort()).toEqual([`${prefix}completion:a`, `${prefix}completion:b`, `${prefix}completion:c`, `${prefix}failure:x`]);
@@ -89,7 +89,7 @@ describe("createRedisOffloadHook()", () => {
     const first = await pass(h, { registry });
     expect(first.report?.sources[0]).toMatchObject({ archived: 1, deleted: 0, skippedChanged: 1 });
     expect(await redis.hgetall(key)).toEqual({ completed_at: String(NOW - 9 * DAY), attempt: "2" });
-    expect(await redis.zrange(`${prefix}jobs:completed`, 0, -1)).toEqual(["r"]);
+    expect(await redis.zrange(`${prefix}jobs:completed`, "0", "-1")).toEqual(["r"]);
     expect(first.report?.sources[0]?.lagSeconds).toBeCloseTo(2 * 86_400, 0);
     expect(await registry.getSingleMetricAsString("reclaim_offload_skipped_changed_total")).toContain('kind="completed"} 1');
 
