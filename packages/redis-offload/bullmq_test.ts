@@ -76,7 +76,7 @@ describe("createRedisOffloadHook() on a BullMQ queue", () => {
       const before = await consistent();
       expect(before.failed).toBe(0);
       await queue.addBulk(Array.from({ length: 5 }, (_, n) => ({ name: "render", data: { n: 200 + n, fail: n === 0 } })));
-      await vi.waitFor(async () => expect(await queue.getJobCounts("completed", "failed")).toEqual({ completed: before.completed + 4, failed: 1 }), { timeout: 30_000, interval: 50 });
+      await vi.waitFor(async () => expect(await queue.getJobCounts("completed", "failed")).toEqual({ completed: (before.completed ?? 0) + 4, failed: 1 }), { timeout: 30_000, interval: 50 });
       await consistent();
       // Every job of the run is in the queue or in the archive.
       const all = await stores.redis.get(`${base}:id`);
