@@ -141,7 +141,7 @@ export async function ensurePartition(pool: Pool, target: ArchiveTarget, from: n
 }
 
 /** Inserts a batch in one statement; rows already archived (same key, time and content) are skipped. Returns rows inserted. */
-export async function insertRows(client: PoolClient, target: ArchiveTarget, rows: readonly ArchiveRow[]): Promise<number> {
+export async function insertRows(client: Pool | PoolClient, target: ArchiveTarget, rows: readonly ArchiveRow[]): Promise<number> {
   if (rows.length === 0) return 0;
   const result = await client.query(
     `INSERT INTO ${qualified(target)} (key, kind, redis_type, payload, record_time, digest)

@@ -167,18 +167,37 @@ export function createRedisOffloadHook(input: RedisOffloadHookOptions): RedisOff
         let oldestLeft = Infinity;
         let pending: string[] = [];
         let cursor = "0";
-        do {
-          ctx.signal.throwIfAborted();
-          const [next, keys] = (await client.scan(cursor, "MATCH", source.match, "COUNT", Math.max(100, options.batchSize))) as [string, string[]];
-          cursor = next;
-          result.scanned += keys.length;
-          pending.push(...keys);
-          while (pending.length >= options.batchSize) {
-            await batch(pending.slice(0, options.batchSize));
-            pending = pending.slice(options.batchSize);
-          }
-        } while (cursor !== "0");
-        if (pending.length > 0) await batch(pending);
+        // Up to `concurrency` batches in flight (each on its own Postgres connection): one reads from Redis while
+        // another commits. Batches never share a record, so each record's guarantee holds whatever the interleaving.
+        const inFlight = new Set<Promise<void>>();
+        let failure: unknown;
+        const launch = async (keys: string[]) => {
+          while (inFlight.size >= options.concurrency) await Promise.race(inFlight);
+          if (failure !== undefined) throw failure;
+          const running: Promise<void> = batch(keys)
+            .catch((err: unknown) => {
+              failure ??= err;
+            })
+            .finally(() => inFlight.delete(running));
+          inFlight.add(running);
+        };
+        try {
+          do {
+            ctx.signal.throwIfAborted();
+            const [next, keys] = (await client.scan(cursor, "MATCH", source.match, "COUNT", Math.max(100, options.batchSize))) as [string, string[]];
+            cursor = next;
+            result.scanned += keys.length;
+            pending.push(...keys);
+            while (pending.length >= options.batchSize) {
+              await launch(pending.slice(0, options.batchSize));
+              pending = pending.slice(options.batchSize);
+            }
+          } while (cursor !== "0");
+          if (pending.length > 0) await launch(pending);
+        } finally {
+          await Promise.all(inFlight);
+        }
+        if (failure !== undefined) throw failure;
         result.lagSeconds = oldestLeft === Infinity ? 0 : Math.max(0, (cutoff - oldestLeft) / 1000);
         return result;
 
@@ -262,23 +281,22 @@ export function createRedisOffloadHook(input: RedisOffloadHookOptions): RedisOff
           metrics.skippedChanged(source.kind, changed);
         }
 
-        /** Writes rows in one transaction; on a data error, row by row (savepoints) so one bad row defers only itself. */
+        /**
+         * Writes rows in one statement (atomic and committed when it returns: one round trip); on a data error, row by
+         * row in one transaction with savepoints, so one bad row defers only itself.
+         */
         async function archive(db: Pool, rows: DueRow[]): Promise<DueRow[]> {
           if (rows.length === 0) return rows;
+          try {
+            const inserted = await insertRows(db, target, rows);
+            result.archived += inserted;
+            metrics.archived(source.kind, inserted);
+            return rows;
+          } catch (err) {
+            if (!String((err as { code?: string }).code ?? "").startsWith("22")) throw err;
+          }
           const conn = await db.connect();
           try {
-            await conn.query("BEGIN");
-            await conn.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(options.lockTimeout))}`);
-            try {
-              const inserted = await insertRows(conn, target, rows);
-              await conn.query("COMMIT");
-              result.archived += inserted;
-              metrics.archived(source.kind, inserted);
-              return rows;
-            } catch (err) {
-              await conn.query("ROLLBACK");
-              if (!String((err as { code?: string }).code ?? "").startsWith("22")) throw err;
-            }
             const kept: DueRow[] = [];
             let inserted = 0;
             await conn.query("BEGIN");

@@ -78,6 +78,8 @@ export const redisOffloadOptionsSchema = z
     schema: identifier().default("public"),
     /** Records read, written and deleted per batch. @default 500 */
     batchSize: z.number().int().min(1).max(10_000).default(500),
+    /** Batches in flight at once (each holds one Postgres connection while it writes). @default 4 */
+    concurrency: z.number().int().min(1).max(32).default(4),
     /** Width of each partition, in the record's time (UTC). @default "week" */
     partition: z.enum(PARTITION_SPANS).default("week"),
     /** Partitions created ahead of the current one. @default 2 */
