@@ -84,7 +84,7 @@ async function round(run) {
   const pings = startPings();
   const child = execFileAsync(process.execPath, [...(process.env.OURS_NODE_ARGS ?? "").split(" ").filter(Boolean), join(here, "_ours.mjs"), JSON.stringify({ redisUrl, databaseUrl: DATABASE_URL, options, now: NOW })], { maxBuffer: 1 << 24 });
   const { stdout, stderr } = await child;
-  if (process.env.VERBOSE) process.stderr.write(stderr);
+  if (process.env.VERBOSE || !stdout.includes("\"outcome\":\"success\"")) process.stderr.write(stderr);
   out.ping = await pings.stop();
   const ours = JSON.parse(stdout.trim().split("\n").pop());
   out.ours = ours;
