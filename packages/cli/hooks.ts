@@ -3,6 +3,7 @@ import { diskDefinition } from "@reclaim/disk";
 import { dockerImagesDefinition } from "@reclaim/docker-images";
 import { eventLogDefinition } from "@reclaim/event-log";
 import { redisTtlDefinition } from "@reclaim/redis-ttl";
+import { redisOffloadDefinition } from "@reclaim/redis-offload";
 import { sqliteCompactorDefinition } from "@reclaim/sqlite-compactor";
 import { writeThroughDefinition } from "@reclaim/write-through";
 
@@ -14,4 +15,5 @@ export const definitions: readonly HookDefinition[] = [
   dockerImagesDefinition,
   sqliteCompactorDefinition,
   redisTtlDefinition,
+  redisOffloadDefinition,
 ] as readonly HookDefinition[];
