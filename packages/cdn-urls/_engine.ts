@@ -19,8 +19,10 @@ export interface SampleChange {
 
 /** What one sweep of one column did (or, read-only, found). */
 export interface SweepResult {
-  /** Rows walked. */
+  /** Rows walked (the key ranges of the batches). */
   scanned: number;
+  /** Rows read because they matched the host pattern (and, incrementally, were written since the last pass). */
+  candidates: number;
   /** Rows whose value changed (read-only: would change). */
   rewritten: number;
   /** String values changed inside those rows (json: several per row). */
@@ -80,7 +82,7 @@ function rewriteValue(target: ColumnTarget, value: string, rewrite: (value: stri
  * `lock_timeout` and `statement_timeout`. A batch that times out is rolled back and retried with half the rows.
  */
 export async function sweepColumn(pool: Pool, target: ColumnTarget, options: SweepOptions): Promise<SweepResult> {
-  const result: SweepResult = { scanned: 0, rewritten: 0, values: 0, batches: 0, retries: 0, replicaWaits: 0, samples: [] };
+  const result: SweepResult = { scanned: 0, candidates: 0, rewritten: 0, values: 0, batches: 0, retries: 0, replicaWaits: 0, samples: [] };
   const sizer = new BatchSizer(options.batchTarget, options.initialBatchSize, options.maxBatchSize);
   const write = options.mode === "write";
   const cast = target.kind === "text" ? "" : `::${target.kind}`;
@@ -153,6 +155,7 @@ export async function sweepColumn(pool: Pool, target: ColumnTarget, options: Swe
       if (write && options.inBatch) await options.inBatch(client, bound.upper, bound.n, keys.length);
       await client.query("COMMIT");
       result.scanned += bound.n;
+      result.candidates += rows.length;
       result.rewritten += keys.length;
       result.values += changedValues;
       result.batches++;
