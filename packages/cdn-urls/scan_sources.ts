@@ -1,4 +1,4 @@
-import { open } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { globby } from "globby";
 
@@ -33,6 +33,7 @@ function hostRegExp(hosts: readonly string[]): RegExp {
  */
 export async function scanSources(dir: string, hosts: readonly string[]): Promise<SourceHit[]> {
   const pattern = hostRegExp(hosts);
+  if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error(`${dir} is not a folder`), { code: "ENOTDIR" });
   const files = await globby("**/*", { cwd: dir, gitignore: true, dot: true, onlyFiles: true, followSymbolicLinks: false, ignore: ["**/.git/**"] });
   files.sort();
   const hits: SourceHit[] = [];
