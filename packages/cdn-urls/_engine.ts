@@ -126,8 +126,10 @@ export async function sweepColumn(pool: Pool, target: ColumnTarget, options: Swe
       }
       if (options.sinceXid !== undefined && options.sinceXid !== null) {
         params.push(options.sinceXid);
-        const span = `(pg_snapshot_xmax(pg_current_snapshot())::text::bigint - $${params.length}::bigint + 2)`;
-        where += ` AND (age(xmin) <= ${span} OR ${span} >= 2000000000)`;
+        const since = `$${params.length}::bigint`;
+        // both ages are taken from the same reference (this transaction's stable xid), so the comparison is exact;
+        // when the last pass is more than 2^31 transactions ago the 32-bit ages wrap: walk every row then
+        where += ` AND (age(xmin) <= age((${since} % 4294967296)::text::xid) OR pg_snapshot_xmax(pg_current_snapshot())::text::bigint - ${since} >= 2000000000)`;
       }
       const { rows } = await client.query<{ k: string; v: string | null }>(
         `SELECT ${target.key}::text AS k, ${valueExpr} AS v FROM ${target.relation} WHERE ${where}${write ? " FOR NO KEY UPDATE" : ""}`,

@@ -54,6 +54,31 @@ describe("createCdnUrlsHook()", () => {
     expect(finished[1]?.attributes["db.system.name"]).toBe("postgresql");
   });
 
+  it("catches on its next pass a row written by a transaction that was still open when the previous pass started", async () => {
+    const schema = uniqueSchema("hookopen");
+    schemas.push(schema);
+    await createAssets(pool, schema, 50);
+    const hook = createCdnUrlsHook({ hosts: ["cdn.example.ai"], columns: [{ table: `${schema}.assets`, column: "url" }], progressTable: `${schema}.progress`, postgres: pool });
+    const runner = createRunner(hook, { enabled: true });
+    await runner.runOnce();
+    const writer = await pool.connect();
+    try {
+      await writer.query("BEGIN");
+      await writer.query(`UPDATE "${schema}".assets SET url = 'https://cdn.example.ai/late.png' WHERE id = 7`);
+      // transactions that take xids while the writer is open, so its xid is well behind the next pass's
+      for (let i = 0; i < 20; i++) await pool.query(`UPDATE "${schema}".assets SET n = n + 1 WHERE id = 8`);
+      const during = (await runner.runOnce()).report as CdnUrlsReport;
+      expect(during.columns[0]!.rows).toBe(0);
+      await writer.query("COMMIT");
+    } finally {
+      writer.release();
+    }
+    for (let i = 0; i < 20; i++) await pool.query(`UPDATE "${schema}".assets SET n = n + 1 WHERE id = 8`);
+    const after = (await runner.runOnce()).report as CdnUrlsReport;
+    expect(after.columns[0]).toMatchObject({ rows: 1, incremental: true });
+    expect((await pool.query(`SELECT url FROM "${schema}".assets WHERE id = 7`)).rows[0].url).toBe("/late.png");
+  });
+
   it("in a dry run reports what it would rewrite and the values left, and changes nothing", async () => {
     const schema = uniqueSchema("hookdry");
     schemas.push(schema);
