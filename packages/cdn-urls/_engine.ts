@@ -35,7 +35,7 @@ export interface SweepResult {
   samples: SampleChange[];
 }
 
-/** How to sweep one column. */
+/** How to sweep one column (or, with {@link sweepTable}, several columns of one table). */
 export interface SweepOptions {
   /** `write` rewrites under short transactions; `read` only counts (dry run, verify). */
   mode: "write" | "read";
@@ -56,14 +56,21 @@ export interface SweepOptions {
   replicaLagCheck: number;
   replicaLag: () => Promise<number>;
   signal?: AbortSignal | undefined;
-  /** Samples to keep. @default 0 */
+  /** Samples to keep per column. @default 0 */
   sample?: number;
-  /** Inside each write batch's transaction, after its update (progress goes here, so both commit or neither). */
-  inBatch?: (client: PoolClient, lastKey: string, scanned: number, rewritten: number) => Promise<void>;
   /** After a batch was rolled back to be retried smaller. */
   onRetry?: (err: Error) => void;
+  /** Inside each write batch's transaction, after its update (progress goes here, so both commit or neither). */
+  inBatch?: (client: PoolClient, lastKey: string, scanned: number, rewritten: number) => Promise<void>;
   /** After each batch commits. */
   onBatch?: (result: Readonly<SweepResult>, batchSize: number) => void;
+}
+
+/** Options of {@link sweepTable}: one pattern per column, and per-column callbacks. */
+export interface TableSweepOptions extends Omit<SweepOptions, "pattern" | "inBatch" | "onBatch"> {
+  patterns: readonly string[];
+  inBatch?: (client: PoolClient, lastKey: string, scanned: number, rewritten: readonly number[]) => Promise<void>;
+  onBatch?: (results: readonly Readonly<SweepResult>[], batchSize: number) => void;
 }
 
 /** Rewrites one value of a column; `undefined` when it stays. */
@@ -75,26 +82,46 @@ function rewriteValue(target: ColumnTarget, value: string, rewrite: (value: stri
   return rewriteJsonStrings(value, rewrite);
 }
 
-/**
- * Walks one column in keyset batches on its key (never OFFSET): each batch finds its upper key through the key's
- * index, reads only the candidate rows in that range (locking them `FOR NO KEY UPDATE` in write mode), rewrites them
- * in JavaScript and writes them back with one `UPDATE ... FROM unnest(...)`, all in one short transaction with
- * `lock_timeout` and `statement_timeout`. A batch that times out is rolled back and retried with half the rows.
- */
+/** Sweeps one column: {@link sweepTable} with one target. */
 export async function sweepColumn(pool: Pool, target: ColumnTarget, options: SweepOptions): Promise<SweepResult> {
-  const result: SweepResult = { scanned: 0, candidates: 0, rewritten: 0, values: 0, batches: 0, retries: 0, replicaWaits: 0, samples: [] };
+  const { pattern, inBatch, onBatch, ...rest } = options;
+  const results = await sweepTable(pool, [target], {
+    ...rest,
+    patterns: [pattern],
+    ...(inBatch ? { inBatch: (client, lastKey, scanned, rewritten) => inBatch(client, lastKey, scanned, rewritten[0] ?? 0) } : {}),
+    ...(onBatch ? { onBatch: (all, size) => onBatch(all[0] as SweepResult, size) } : {}),
+  });
+  return results[0] as SweepResult;
+}
+
+/**
+ * Walks one table in keyset batches on its key (never OFFSET), for one or more of its columns at once (so a row is
+ * read, locked and rewritten once whatever the number of columns): each batch finds its upper key through the key's
+ * index, reads only the rows in that range whose text matches (locking them `FOR NO KEY UPDATE` in write mode),
+ * rewrites them in JavaScript and writes them back with one `UPDATE ... FROM unnest(...)`, all in one short
+ * transaction with `lock_timeout` and `statement_timeout`. A batch that times out is rolled back and retried with
+ * half the rows. Every target must share `relation` and `key`.
+ */
+export async function sweepTable(pool: Pool, targets: readonly ColumnTarget[], options: TableSweepOptions): Promise<SweepResult[]> {
+  const results: SweepResult[] = targets.map(() => ({ scanned: 0, candidates: 0, rewritten: 0, values: 0, batches: 0, retries: 0, replicaWaits: 0, samples: [] }));
+  const first = targets[0];
+  if (!first) return results;
   const sizer = new BatchSizer(options.batchTarget, options.initialBatchSize, options.maxBatchSize);
   const write = options.mode === "write";
-  const cast = target.kind === "text" ? "" : `::${target.kind}`;
-  const valueExpr = target.kind === "text" ? target.col : `${target.col}::text`;
+  const signalOption = options.signal ? { signal: options.signal } : undefined;
+  const { relation, key, keyType } = first;
+  const selectList = targets.map((target, i) => `${target.kind === "text" ? target.col : `${target.col}::text`} AS v${i}`).join(", ");
+  const setList = targets.map((target, i) => `${target.col} = COALESCE(v.n${i}${target.kind === "text" ? "" : `::${target.kind}`}, t.${target.col})`).join(", ");
+  const unnestArgs = targets.map((_, i) => `$${i + 2}::text[]`).join(", ");
+  const unnestNames = targets.map((_, i) => `n${i}`).join(", ");
   let last = options.from;
   let attempts = 0;
   for (;;) {
     if (options.signal) throwIfAborted(options.signal);
     if (options.maxReplicaLag !== undefined) {
       while ((await options.replicaLag()) > options.maxReplicaLag) {
-        result.replicaWaits++;
-        await sleep(options.replicaLagCheck, undefined, options.signal ? { signal: options.signal } : undefined);
+        for (const result of results) result.replicaWaits++;
+        await sleep(options.replicaLagCheck, undefined, signalOption);
       }
     }
     const size = sizer.size;
@@ -108,7 +135,7 @@ export async function sweepColumn(pool: Pool, target: ColumnTarget, options: Swe
       if (last !== null) boundParams.push(last);
       const { rows: bounds } = await client.query<{ upper: string; n: number }>(
         `SELECT k::text AS upper, count(*) OVER ()::int AS n
-           FROM (SELECT ${target.key} AS k FROM ${target.relation} ${last !== null ? `WHERE ${target.key} > $2` : ""} ORDER BY ${target.key} LIMIT $1) s
+           FROM (SELECT ${key} AS k FROM ${relation} ${last !== null ? `WHERE ${key} > $2` : ""} ORDER BY ${key} LIMIT $1) s
           ORDER BY k DESC LIMIT 1`,
         boundParams,
       );
@@ -116,13 +143,17 @@ export async function sweepColumn(pool: Pool, target: ColumnTarget, options: Swe
       if (!bound) {
         await client.query("COMMIT");
         client.release();
-        return result;
+        return results;
       }
-      const params: unknown[] = [bound.upper, options.pattern];
-      let where = `${target.key} <= $1 AND ${target.col}::text ~* $2`;
+      const params: unknown[] = [bound.upper];
+      const matches = targets.map((target, i) => {
+        params.push(options.patterns[i]);
+        return `${target.col}::text ~* $${params.length}`;
+      });
+      let where = `${key} <= $1 AND (${matches.join(" OR ")})`;
       if (last !== null) {
         params.push(last);
-        where += ` AND ${target.key} > $${params.length}`;
+        where += ` AND ${key} > $${params.length}`;
       }
       if (options.sinceXid !== undefined && options.sinceXid !== null) {
         params.push(options.sinceXid);
@@ -131,41 +162,51 @@ export async function sweepColumn(pool: Pool, target: ColumnTarget, options: Swe
         // when the last pass is more than 2^31 transactions ago the 32-bit ages wrap: walk every row then
         where += ` AND (age(xmin) <= age((${since} % 4294967296)::text::xid) OR pg_snapshot_xmax(pg_current_snapshot())::text::bigint - ${since} >= 2000000000)`;
       }
-      const { rows } = await client.query<{ k: string; v: string | null }>(
-        `SELECT ${target.key}::text AS k, ${valueExpr} AS v FROM ${target.relation} WHERE ${where}${write ? " FOR NO KEY UPDATE" : ""}`,
+      const { rows } = await client.query<Record<string, string | null>>(
+        `SELECT ${key}::text AS k, ${selectList} FROM ${relation} WHERE ${where}${write ? " FOR NO KEY UPDATE" : ""}`,
         params,
       );
       const keys: string[] = [];
-      const values: string[] = [];
-      let changedValues = 0;
-      const samples: SampleChange[] = [];
+      const columns: Array<Array<string | null>> = targets.map(() => []);
+      const rewritten = targets.map(() => 0);
+      const values = targets.map(() => 0);
+      const samples: SampleChange[][] = targets.map(() => []);
       for (const row of rows) {
-        if (row.v === null) continue;
-        const next = rewriteValue(target, row.v, options.rewrite);
-        if (!next) continue;
-        keys.push(row.k);
-        values.push(next.text);
-        changedValues += next.values;
-        if (result.samples.length + samples.length < (options.sample ?? 0)) samples.push({ key: row.k, before: row.v, after: next.text });
+        let changed = false;
+        const next = targets.map((target, i) => {
+          const value = row[`v${i}`];
+          const out = value === null || value === undefined ? undefined : rewriteValue(target, value, options.rewrite);
+          if (!out) return null;
+          changed = true;
+          rewritten[i]!++;
+          values[i]! += out.values;
+          if ((results[i]?.samples.length ?? 0) + (samples[i]?.length ?? 0) < (options.sample ?? 0)) samples[i]?.push({ key: row.k as string, before: value as string, after: out.text });
+          return out.text;
+        });
+        if (!changed) continue;
+        keys.push(row.k as string);
+        next.forEach((value, i) => columns[i]?.push(value));
       }
       if (write && keys.length > 0) {
         await client.query(
-          `UPDATE ${target.relation} AS t SET ${target.col} = v.n${cast} FROM unnest($1::${target.keyType}[], $2::text[]) AS v(k, n) WHERE t.${target.key} = v.k`,
-          [keys, values],
+          `UPDATE ${relation} AS t SET ${setList} FROM unnest($1::${keyType}[], ${unnestArgs}) AS v(k, ${unnestNames}) WHERE t.${key} = v.k`,
+          [keys, ...columns],
         );
       }
-      if (write && options.inBatch) await options.inBatch(client, bound.upper, bound.n, keys.length);
+      if (write && options.inBatch) await options.inBatch(client, bound.upper, bound.n, rewritten);
       await client.query("COMMIT");
-      result.scanned += bound.n;
-      result.candidates += rows.length;
-      result.rewritten += keys.length;
-      result.values += changedValues;
-      result.batches++;
-      result.samples.push(...samples);
+      results.forEach((result, i) => {
+        result.scanned += bound.n;
+        result.candidates += rows.length;
+        result.rewritten += rewritten[i] ?? 0;
+        result.values += values[i] ?? 0;
+        result.batches++;
+        result.samples.push(...(samples[i] ?? []));
+      });
       last = bound.upper;
       attempts = 0;
       sizer.record(bound.n, performance.now() - started);
-      options.onBatch?.(result, size);
+      options.onBatch?.(results, size);
     } catch (err) {
       await client.query("ROLLBACK").catch((rollbackError: Error) => (broken = rollbackError));
       const code = (err as { code?: string }).code;
@@ -173,17 +214,16 @@ export async function sweepColumn(pool: Pool, target: ColumnTarget, options: Swe
         client.release(broken ?? (code === undefined ? (err as Error) : undefined));
         throw err;
       }
-      result.retries++;
+      for (const result of results) result.retries++;
       sizer.shrink();
       options.onRetry?.(err as Error);
       client.release(broken);
-      await sleep(Math.min(1_000, 20 * attempts), undefined, options.signal ? { signal: options.signal } : undefined);
+      await sleep(Math.min(1_000, 20 * attempts), undefined, signalOption);
       continue;
     }
     client.release();
-    if (options.pause > 0) await sleep(options.pause, undefined, options.signal ? { signal: options.signal } : undefined);
+    if (options.pause > 0) await sleep(options.pause, undefined, signalOption);
   }
-  return result;
 }
 
 /** Replica replay lag in ms as the primary sees it (`pg_stat_replication`; 0 without replicas). */

@@ -49,11 +49,12 @@ export async function resetProgress(db: Pool | PoolClient, relation: string, job
   );
 }
 
-/** Records one committed batch (call inside the batch's transaction, so both commit or neither). */
-export async function advanceProgress(client: PoolClient, relation: string, job: string, label: string, lastKey: string, scanned: number, rewritten: number): Promise<void> {
+/** Records one committed batch of several columns of one table, in one statement (inside the batch's transaction). */
+export async function advanceProgressMany(client: PoolClient, relation: string, job: string, labels: readonly string[], lastKey: string, scanned: number, rewritten: readonly number[]): Promise<void> {
   await client.query(
-    `UPDATE ${relation} SET last_key = $3, scanned = scanned + $4, rewritten = rewritten + $5, updated_at = now() WHERE job = $1 AND label = $2`,
-    [job, label, lastKey, scanned, rewritten],
+    `UPDATE ${relation} AS p SET last_key = $2, scanned = p.scanned + $3, rewritten = p.rewritten + v.r, updated_at = now()
+       FROM unnest($4::text[], $5::bigint[]) AS v(label, r) WHERE p.job = $1 AND p.label = v.label`,
+    [job, lastKey, scanned, labels, rewritten],
   );
 }
 

@@ -106,3 +106,15 @@ export function candidatePattern(hosts: readonly string[], kind: ColumnKind): st
 export async function setTimeouts(client: PoolClient, lockTimeout: number, statementTimeout: number): Promise<void> {
   await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(lockTimeout))}; SET LOCAL statement_timeout = ${Math.max(1, Math.round(statementTimeout))}`);
 }
+
+/** Columns grouped by table and key, in the order they were configured, so each table is walked once. */
+export function groupByTable(targets: readonly ColumnTarget[]): ColumnTarget[][] {
+  const groups = new Map<string, ColumnTarget[]>();
+  for (const target of targets) {
+    const id = `${target.relation} ${target.key}`;
+    const group = groups.get(id);
+    if (group) group.push(target);
+    else groups.set(id, [target]);
+  }
+  return [...groups.values()];
+}

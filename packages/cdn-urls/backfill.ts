@@ -1,7 +1,7 @@
 import type { Pool } from "pg";
-import { candidatePattern, resolveColumns, type ColumnTarget } from "./_sql.ts";
-import { replicaLagOf, sweepColumn, type SampleChange, type SweepResult } from "./_engine.ts";
-import { advanceProgress, ensureProgressTable, finishProgress, loadProgress, progressRelation, resetProgress } from "./_progress.ts";
+import { candidatePattern, groupByTable, resolveColumns, type ColumnTarget } from "./_sql.ts";
+import { replicaLagOf, sweepTable, type SampleChange, type SweepResult } from "./_engine.ts";
+import { advanceProgressMany, ensureProgressTable, finishProgress, loadProgress, progressRelation, resetProgress } from "./_progress.ts";
 import { cdnUrlsOptions, type CdnUrlsOptions } from "./options.ts";
 import { storedPathRewriter } from "./urls.ts";
 
@@ -95,23 +95,47 @@ export async function backfillCdnUrls(pool: Pool, input: unknown, run: BackfillR
       progress = await loadProgress(pool, relation, job);
     }
   }
-  const columns: ColumnReport[] = [];
-  for (const target of targets) {
-    const saved = progress.get(target.label);
-    if (!dryRun && saved === undefined) await resetProgress(pool, relation, job, target.label);
+  const columns = new Map<string, ColumnReport>();
+  for (const group of groupByTable(targets)) {
     const started = performance.now();
-    const base = { column: target.label, table: target.table, kind: target.kind, resumed: false, samples: [] as SampleChange[] };
-    if (saved?.done) {
-      columns.push({ ...base, scanned: 0, rewritten: 0, values: 0, rewrittenTotal: saved.rewritten, batches: 0, retries: 0, replicaWaits: 0, durationMs: 0 });
-      continue;
+    const pending: ColumnTarget[] = [];
+    for (const target of group) {
+      const saved = progress.get(target.label);
+      if (!dryRun && saved === undefined) await resetProgress(pool, relation, job, target.label);
+      if (saved?.done) {
+        columns.set(target.label, {
+          column: target.label, table: target.table, kind: target.kind, resumed: false, samples: [],
+          scanned: 0, rewritten: 0, values: 0, rewrittenTotal: saved.rewritten, batches: 0, retries: 0, replicaWaits: 0, durationMs: 0,
+        });
+      } else pending.push(target);
     }
-    const from = dryRun ? null : (saved?.lastKey ?? null);
-    const before = { scanned: saved?.scanned ?? 0, rewritten: saved?.rewritten ?? 0 };
-    run.onProgress?.({ column: target.label, done: before.scanned, estimated: target.estimatedRows, rewritten: before.rewritten, batchSize: options.initialBatchSize });
-    const result: SweepResult = await sweepColumn(pool, target, {
+    if (pending.length === 0) continue;
+    // the columns of a table advance together; if their saved keys differ (the config changed), start the table over
+    const lastKeys = pending.map((target) => (dryRun ? null : (progress.get(target.label)?.lastKey ?? null)));
+    const from = lastKeys.every((key) => key !== null && key === lastKeys[0]) ? (lastKeys[0] ?? null) : null;
+    if (from === null && !dryRun && lastKeys.some((key) => key !== null)) {
+      for (const target of pending) {
+        await resetProgress(pool, relation, job, target.label);
+        progress.delete(target.label);
+      }
+    }
+    const before = pending.map((target) => ({ scanned: progress.get(target.label)?.scanned ?? 0, rewritten: progress.get(target.label)?.rewritten ?? 0 }));
+    const name = `${pending[0]!.table}.${pending.map((target) => target.column).join("+")}`;
+    const estimated = pending[0]!.estimatedRows;
+    const report = (results: readonly SweepResult[], batchSize: number) =>
+      run.onProgress?.({
+        column: name,
+        done: (before[0]?.scanned ?? 0) + (results[0]?.scanned ?? 0),
+        estimated,
+        rewritten: before.reduce((sum, b, i) => sum + b.rewritten + (results[i]?.rewritten ?? 0), 0),
+        batchSize,
+      });
+    report([], options.initialBatchSize);
+    const labels = pending.map((target) => target.label);
+    const results = await sweepTable(pool, pending, {
       mode: dryRun ? "read" : "write",
       rewrite,
-      pattern: candidatePattern(options.hosts, target.kind),
+      patterns: pending.map((target) => candidatePattern(options.hosts, target.kind)),
       from,
       batchTarget: options.batchTarget,
       initialBatchSize: options.initialBatchSize,
@@ -125,24 +149,29 @@ export async function backfillCdnUrls(pool: Pool, input: unknown, run: BackfillR
       signal: run.signal,
       sample: dryRun ? (run.sample ?? 5) : 0,
       ...(run.onRetry ? { onRetry: run.onRetry } : {}),
-      inBatch: (client, lastKey, scanned, rewritten) => advanceProgress(client, relation, job, target.label, lastKey, scanned, rewritten),
-      onBatch: (sofar, batchSize) =>
-        run.onProgress?.({ column: target.label, done: before.scanned + sofar.scanned, estimated: target.estimatedRows, rewritten: before.rewritten + sofar.rewritten, batchSize }),
+      inBatch: (client, lastKey, scanned, rewritten) => advanceProgressMany(client, relation, job, labels, lastKey, scanned, rewritten),
+      onBatch: report,
     });
-    if (!dryRun) await finishProgress(pool, relation, job, target.label, null);
-    columns.push({
-      ...base,
-      resumed: from !== null,
-      scanned: result.scanned,
-      rewritten: result.rewritten,
-      values: result.values,
-      rewrittenTotal: before.rewritten + result.rewritten,
-      batches: result.batches,
-      retries: result.retries,
-      replicaWaits: result.replicaWaits,
-      durationMs: Math.round(performance.now() - started),
-      samples: result.samples,
+    if (!dryRun) for (const target of pending) await finishProgress(pool, relation, job, target.label, null);
+    const durationMs = Math.round(performance.now() - started);
+    pending.forEach((target, i) => {
+      const result = results[i] as SweepResult;
+      columns.set(target.label, {
+        column: target.label,
+        table: target.table,
+        kind: target.kind,
+        resumed: from !== null,
+        scanned: result.scanned,
+        rewritten: result.rewritten,
+        values: result.values,
+        rewrittenTotal: (before[i]?.rewritten ?? 0) + result.rewritten,
+        batches: result.batches,
+        retries: result.retries,
+        replicaWaits: result.replicaWaits,
+        durationMs,
+        samples: result.samples,
+      });
     });
   }
-  return { dryRun, columns };
+  return { dryRun, columns: targets.map((target) => columns.get(target.label) as ColumnReport) };
 }

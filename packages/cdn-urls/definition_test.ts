@@ -59,7 +59,7 @@ describe("reclaim backfill cdn-urls", () => {
 
     const run = await verb(["backfill", "cdn-urls"], assetOptions(schema, { initialBatchSize: 100 }));
     expect(run.code).toBe(0);
-    expect(run.stderr).toMatch(new RegExp(`cdn-urls: ${schema}\\.assets\\.url: \\d+ of ~\\d+ rows`));
+    expect(run.stderr).toMatch(new RegExp(`cdn-urls: ${schema}\\.assets\\.url\\+name\\+meta\\+doc: \\d+ of ~\\d+ rows`));
     expect(run.stdout).toMatch(/^column\s+kind\s+scanned\s+rewritten\s+values\s+total\s+batches\s+retries\s+seconds$/m);
     expect(run.stdout).toMatch(new RegExp(`^${schema}\\.assets\\.url\\s+text\\s+400\\s+280\\s+280\\s+280\\s+\\d+\\s+0`, "m"));
     expect(run.stdout).toMatch(new RegExp(`^${schema}\\.assets\\.meta\\s+jsonb\\s+400\\s+400\\s+\\d+`, "m"));
