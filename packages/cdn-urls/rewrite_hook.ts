@@ -5,8 +5,8 @@ import { Registry } from "prom-client";
 import type { z } from "zod";
 import { cdnUrlsMetrics } from "./_metrics.ts";
 import { ensureProgressTable, finishProgress, loadProgress, progressRelation } from "./_progress.ts";
-import { candidatePattern, resolveColumns, type ColumnTarget } from "./_sql.ts";
-import { replicaLagOf, snapshotXmin, sweepColumn } from "./_engine.ts";
+import { candidatePattern, groupByTable, resolveColumns, type ColumnTarget } from "./_sql.ts";
+import { replicaLagOf, snapshotXmin, sweepTable, type SweepResult } from "./_engine.ts";
 import { CDN_URLS_HOOK, cdnUrlsOptions, type CdnUrlsOptions } from "./options.ts";
 import { storedPathRewriter } from "./urls.ts";
 
@@ -93,13 +93,15 @@ export function createCdnUrlsHook(options: CdnUrlsHookOptions): Hook<CdnUrlsRepo
       const progress = ctx.dryRun ? new Map() : await loadProgress(pool, relation, job);
       const columns: CdnUrlsColumnPass[] = [];
       let values = 0;
-      for (const target of targets) {
-        const since = (progress.get(target.label)?.sinceXid ?? null) as number | null;
+      for (const group of groupByTable(targets)) {
+        // a table's columns are walked together, from the oldest of their last passes (none: every row)
+        const saved = group.map((target) => (progress.get(target.label)?.sinceXid ?? null) as number | null);
+        const since = saved.some((xid) => xid === null) ? null : Math.min(...(saved as number[]));
         const passStart = await snapshotXmin(pool);
-        const result = await sweepColumn(pool, target, {
+        const results = await sweepTable(pool, group, {
           mode: ctx.dryRun ? "read" : "write",
           rewrite,
-          pattern: candidatePattern(resolved.hosts, target.kind),
+          patterns: group.map((target) => candidatePattern(resolved.hosts, target.kind)),
           from: null,
           sinceXid: since,
           batchTarget: resolved.batchTarget,
@@ -114,13 +116,16 @@ export function createCdnUrlsHook(options: CdnUrlsHookOptions): Hook<CdnUrlsRepo
           signal: ctx.signal,
         });
         if (!ctx.dryRun) {
-          await finishProgress(pool, relation, job, target.label, passStart);
-          metrics.rewritten(target.table, result.values);
-          metrics.retries(result.retries);
+          for (const target of group) await finishProgress(pool, relation, job, target.label, passStart);
+          metrics.retries(results[0]?.retries ?? 0);
         }
-        values += result.values;
-        columns.push({ column: target.label, scanned: result.scanned, examined: result.candidates, rows: result.rewritten, values: result.values, retries: result.retries, incremental: since !== null });
-        if (result.values > 0) ctx.log.info({ column: target.label, rows: result.rewritten, values: result.values, dryRun: ctx.dryRun }, "stripped CDN hosts");
+        group.forEach((target, i) => {
+          const result = results[i] as SweepResult;
+          if (!ctx.dryRun) metrics.rewritten(target.table, result.values);
+          values += result.values;
+          columns.push({ column: target.label, scanned: result.scanned, examined: result.candidates, rows: result.rewritten, values: result.values, retries: result.retries, incremental: since !== null });
+          if (result.values > 0) ctx.log.info({ column: target.label, rows: result.rewritten, values: result.values, dryRun: ctx.dryRun }, "stripped CDN hosts");
+        });
       }
       const remaining: Record<string, number> = {};
       for (const target of targets) remaining[target.table] = (remaining[target.table] ?? 0) + (await remainingRows(pool, target, resolved.hosts));
