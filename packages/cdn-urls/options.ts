@@ -40,8 +40,8 @@ export const cdnUrlsOptions = z.strictObject({
   batchTarget: duration().default(200).refine((ms) => ms >= 1 && ms <= 60_000, "must be between 1ms and 60s"),
   /** Rows in the first batch. @default 1000 */
   initialBatchSize: z.int().min(1).max(1_000_000).default(1_000),
-  /** Most rows in one batch. @default 20000 */
-  maxBatchSize: z.int().min(1).max(1_000_000).default(20_000),
+  /** Most rows in one batch (bounds the memory a batch holds). @default 5000 */
+  maxBatchSize: z.int().min(1).max(1_000_000).default(5_000),
   /** Pause between batches. @default 0 */
   pause: duration().default(0),
   /** `lock_timeout` of each batch transaction. @default "500ms" */
