@@ -18,4 +18,4 @@ while (!stopping) {
 await client.end();
 latencies.sort((a, b) => a - b);
 const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-process.send?.({ count: latencies.length, p50: at(0.5), p99: at(0.99), max: latencies.at(-1) ?? 0 });
+process.send?.({ count: latencies.length, p50: at(0.5), p99: at(0.99), max: latencies.at(-1) ?? 0 }, () => process.disconnect());

@@ -41,6 +41,7 @@ async function withWriter(relation, work) {
   const ms = performance.now() - started;
   writer.send("stop");
   const [stats] = await once(writer, "message");
+  await once(writer, "exit");
   return { ms, writer: stats };
 }
 
