@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { parseOptions, TEMP_MARKER, type Hook, type HookIdentity, type ResourceFigure, type RunContext, type RunReport } from "@reclaim/core";
+import { parseOptions, type Hook, type HookIdentity, type ResourceFigure, type RunContext, type RunReport } from "@reclaim/core";
 import { Registry } from "prom-client";
 import type { z } from "zod";
 import { diskOptionsSchema, type DiskOptions } from "./disk_options.ts";
@@ -9,7 +9,7 @@ import { diskMetrics } from "./_disk_metrics.ts";
 import { compileProtect, resolveMediaPlan } from "./_media_plan.ts";
 import { relievePressure, type PressureOutcome } from "./_pressure.ts";
 import { defaultScanThreads, scanTrees, type ScanTotals } from "./_scan.ts";
-import type { ChunkConfig } from "./_scan_chunk.ts";
+import { chunkConfig, type WalkSettings } from "./_scan_config.ts";
 
 /** Options of {@link createDiskHook}: the config-file options plus runtime objects. */
 export type DiskHookOptions = z.input<typeof diskOptionsSchema> & HookIdentity & {
@@ -70,21 +70,6 @@ export function createDiskHook(options: DiskHookOptions): Hook<DiskRunReport> {
   const ageEnabled = opts.remote.enabled || !opts.remote.requireForAgeSweep;
   const pruneEnabled = !opts.remote.enabled && opts.references.stores.length > 0;
 
-  const scanConfig = (mode: ChunkConfig["mode"], cutoff: number, now: number, dryRun: boolean, rootLength: number, rootDev: number, referenced: string[] | null): ChunkConfig => ({
-    mode,
-    rootLength,
-    rootDev,
-    cutoff,
-    recentAfter: now - opts.recentlyModified,
-    timestamp: (["mtime", "ctime", "atime", "birthtime"] as const).indexOf(opts.timestamp) as ChunkConfig["timestamp"],
-    dryRun,
-    protectName: protect.protectName,
-    protectPath: protect.protectPath,
-    tempMarker: TEMP_MARKER,
-    referenced,
-    top: 0,
-  });
-
   async function run(ctx: RunContext): Promise<DiskRunReport> {
     const now = ctx.now();
     const report: DiskRunReport = {
@@ -125,11 +110,12 @@ export function createDiskHook(options: DiskHookOptions): Hook<DiskRunReport> {
       report.references.problems.push(...refs.problems);
     }
     const deletedReferenced = new Set<string>();
+    const walk: WalkSettings = { root: plan.root, rootDev: plan.rootDev, now, dryRun: ctx.dryRun, recentlyModified: opts.recentlyModified, timestamp: opts.timestamp, protect };
 
     if (!ageEnabled) {
       report.age.reason = "remote.enabled is false (set remote.requireForAgeSweep to false to sweep by age anyway)";
     } else {
-      const totals = await scanTrees(plan.mediaDirs, scanConfig("age", now - opts.maxAge, now, ctx.dryRun, plan.root.length, plan.rootDev, referenced ? [...referenced] : null), {
+      const totals = await scanTrees(plan.mediaDirs, chunkConfig("age", { ...walk, minAge: opts.maxAge, referenced }), {
         threads,
         signal: ctx.signal,
         onResult: (result) => {
@@ -152,7 +138,7 @@ export function createDiskHook(options: DiskHookOptions): Hook<DiskRunReport> {
         root: plan.root,
         rootDev: plan.rootDev,
         mediaDirs: plan.mediaDirs,
-        config: scanConfig("collect", now - opts.pressure.minAge, now, ctx.dryRun, plan.root.length, plan.rootDev, null),
+        config: chunkConfig("collect", { ...walk, minAge: opts.pressure.minAge }),
         threads,
         signal: ctx.signal,
         dryRun: ctx.dryRun,
