@@ -3,6 +3,7 @@ import { diskDefinition } from "@reclaim/disk";
 import { dockerImagesDefinition } from "@reclaim/docker-images";
 import { eventLogDefinition } from "@reclaim/event-log";
 import { sqliteCompactorDefinition } from "@reclaim/sqlite-compactor";
+import { worktreesDefinition } from "@reclaim/worktrees";
 import { writeThroughDefinition } from "@reclaim/write-through";
 
 /** Every hook the `reclaim` command knows, in the order `start` builds them. */
@@ -12,4 +13,5 @@ export const definitions: readonly HookDefinition[] = [
   writeThroughDefinition,
   dockerImagesDefinition,
   sqliteCompactorDefinition,
+  worktreesDefinition,
 ] as readonly HookDefinition[];

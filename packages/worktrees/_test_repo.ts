@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
+import { lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 const GIT_ENV = {
@@ -34,7 +34,7 @@ export function link(target: string, path: string): void {
  * A real repository under `base/main` with tracked sources (`packages/lib`, `apps/web/src`), a `.gitignore` for the
  * artifact folders, and one commit.
  */
-export function makeRepo(base: string): string {
+export function makeRepo(base: string, date?: Date): string {
   const main = join(base, "main");
   mkdirSync(main, { recursive: true });
   gitSync(main, ["init", "-q"]);
@@ -45,14 +45,14 @@ export function makeRepo(base: string): string {
   put(join(main, "packages/lib/package.json"), '{ "name": "lib" }\n');
   put(join(main, "apps/web/src/page.tsx"), "export default () => null;\n");
   gitSync(main, ["add", "-A"]);
-  gitSync(main, ["commit", "-q", "-m", "initial"]);
+  gitSync(main, ["commit", "-q", "-m", "initial"], date);
   return main;
 }
 
 /** Adds a linked worktree `base/<name>` on a new branch `<name>`. */
-export function addWorktree(main: string, name: string): string {
+export function addWorktree(main: string, name: string, date?: Date): string {
   const path = join(dirname(main), name);
-  gitSync(main, ["worktree", "add", "-q", path, "-b", name]);
+  gitSync(main, ["worktree", "add", "-q", path, "-b", name], date);
   return path;
 }
 
@@ -79,3 +79,12 @@ export function trackedState(checkout: string): { status: string; sums: Record<s
 
 /** Sixty days from now: the clock tests give a pass so that what the test just made is 60 days old. */
 export const SIXTY_DAYS = 60 * 86_400_000;
+
+/** Sets the times of everything under `dir` (symlinks themselves, never their targets) to `date`. */
+export function ageTree(dir: string, date: Date): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) ageTree(path, date);
+    lutimesSync(path, date, date);
+  }
+}

@@ -130,7 +130,7 @@ describe("cleanWorktrees()", () => {
     expect(report).toMatchObject({ removed: 0, protected: 4, idle: 0 });
   });
 
-  it("never touches a worktree where a live process has its current directory, or an open file", async () => {
+  it("never touches a worktree where a live process has its current directory or an open file", async () => {
     await using dir = await tempDir("wt-busy-");
     const main = makeRepo(dir.path);
     const byCwd = addWorktree(main, "by-cwd");

@@ -33,7 +33,7 @@ function line(w: WorktreeResult): string {
       lines.push(`${head}  cleaned: artifacts ${bytes}`);
       break;
     case "would-clean":
-      lines.push(`${head}  would clean: artifacts ${bytes} → ${formatBytes(w.artifacts.filter((a) => a.action === "kept").reduce((s, a) => s + a.bytes, 0))}`);
+      lines.push(`${head}  would clean: artifacts ${formatBytes(w.artifactBytesBefore)} → ${formatBytes(w.artifacts.filter((a) => a.action === "kept").reduce((s, a) => s + a.bytes, 0))}`);
       break;
     case "broken":
       lines.push(`  ${w.path}  [${branch}]  broken: ${w.reason ?? ""}`);
