@@ -64,6 +64,10 @@ export function walkWorktree(root: string, artifacts: ReadonlySet<string>): Work
           result.totalBytes += st.blocks * 512;
           continue;
         }
+        if (st.isDirectory() && st.dev !== rootStat.dev) {
+          result.artifacts.push({ rel: childRel, size: 0, bytes: 0, files: 0, hazard: "is on another filesystem (a mount point, never entered)" });
+          continue;
+        }
         if (st.isDirectory()) {
           const folder = measureFolder(path, childRel, rootStat.dev);
           result.artifacts.push(folder);
