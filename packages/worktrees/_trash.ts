@@ -82,6 +82,8 @@ export function tidyTrash(ownerFolder: string): void {
 export interface RemoveResult {
   /** Files, links and directories unlinked. */
   entries: number;
+  /** Per root (same order as given): apparent size, allocated bytes and files (not directories) unlinked. */
+  roots: Array<{ size: number; bytes: number; files: number }>;
   /** Directories on another filesystem, left in place (never entered). */
   otherFilesystem: number;
   errors: string[];
@@ -103,29 +105,39 @@ export async function removeTrees(
   dev: number,
   options: { threads?: number; onProgress?: (entries: number) => void } = {},
 ): Promise<RemoveResult> {
-  const result: RemoveResult = { entries: 0, otherFilesystem: 0, errors: [] };
+  const result: RemoveResult = { entries: 0, roots: roots.map(() => ({ size: 0, bytes: 0, files: 0 })), otherFilesystem: 0, errors: [] };
+  const count = (root: number, st: { size: number; blocks: number }, file: boolean) => {
+    const into = result.roots[root]!;
+    into.size += st.size;
+    into.bytes += st.blocks * 512;
+    if (file) into.files++;
+  };
   const note = (err: unknown, path: string) => {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== "ENOENT" && result.errors.length < 20) result.errors.push(`${path}: ${(err as Error).message}`);
   };
   // Split: breadth first through the first levels, unlinking what is not a directory on the way.
   const upper: string[] = [];
-  let frontier: string[] = [];
-  for (const root of roots) {
+  let frontier: Array<[root: number, dir: string]> = [];
+  for (const [index, root] of roots.entries()) {
     try {
       const st = lstatSync(root);
       if (!st.isDirectory()) {
         unlinkSync(root);
+        count(index, st, true);
         result.entries++;
       } else if (st.dev !== dev) result.otherFilesystem++;
-      else frontier.push(root);
+      else {
+        count(index, st, false);
+        frontier.push([index, root]);
+      }
     } catch (err) {
       note(err, root);
     }
   }
   for (let depth = 0; depth < 3 && frontier.length > 0 && frontier.length < 256; depth++) {
-    const next: string[] = [];
-    for (const dir of frontier) {
+    const next: Array<[number, string]> = [];
+    for (const [index, dir] of frontier) {
       upper.push(dir);
       let entries: NodeFs.Dirent[];
       try {
@@ -137,11 +149,16 @@ export async function removeTrees(
       for (const entry of entries) {
         const path = `${dir}/${entry.name}`;
         try {
+          const st = lstatSync(path);
           if (entry.isDirectory()) {
-            if (lstatSync(path).dev !== dev) result.otherFilesystem++;
-            else next.push(path);
+            if (st.dev !== dev) result.otherFilesystem++;
+            else {
+              count(index, st, false);
+              next.push([index, path]);
+            }
           } else {
             unlinkSync(path);
+            count(index, st, true);
             result.entries++;
           }
         } catch (err) {
@@ -173,9 +190,13 @@ export async function removeTrees(
       for (let i = 0; i < threads; i++) {
         const worker = new Worker(DELETE_WORKER_SOURCE, { eval: true, workerData: { dev } });
         workers.push(worker);
-        worker.on("message", (done: RemoveResult) => {
+        worker.on("message", (done: { root: number; entries: number; size: number; bytes: number; files: number; otherFilesystem: number; errors: string[] }) => {
           running--;
           result.entries += done.entries;
+          const into = result.roots[done.root]!;
+          into.size += done.size;
+          into.bytes += done.bytes;
+          into.files += done.files;
           result.otherFilesystem += done.otherFilesystem;
           for (const e of done.errors) if (result.errors.length < 20) result.errors.push(e);
           try {
@@ -215,8 +236,8 @@ function deleteWorkerMain(): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const fs = require("node:fs") as typeof NodeFs;
   const dev = (threads.workerData as { dev: number }).dev;
-  threads.parentPort!.on("message", (top: string) => {
-    const done = { entries: 0, otherFilesystem: 0, errors: [] as string[] };
+  threads.parentPort!.on("message", ([root, top]: [number, string]) => {
+    const done = { root, entries: 0, size: 0, bytes: 0, files: 0, otherFilesystem: 0, errors: [] as string[] };
     const fail = (err: unknown, path: string) => {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT" && done.errors.length < 20) done.errors.push(`${path}: ${(err as Error).message}`);
     };
@@ -232,18 +253,24 @@ function deleteWorkerMain(): void {
       for (const entry of entries) {
         const path = `${dir}/${entry.name}`;
         try {
+          const st = fs.lstatSync(path);
           if (entry.isDirectory()) {
-            if (fs.lstatSync(path).dev !== dev) {
+            if (st.dev !== dev) {
               done.otherFilesystem++;
               empty = false;
               continue;
             }
+            done.size += st.size;
+            done.bytes += st.blocks * 512;
             if (remove(path)) {
               fs.rmdirSync(path);
               done.entries++;
             } else empty = false;
           } else {
             fs.unlinkSync(path);
+            done.size += st.size;
+            done.bytes += st.blocks * 512;
+            done.files++;
             done.entries++;
           }
         } catch (err) {

@@ -23,6 +23,8 @@ export interface WorktreeWalk {
   artifacts: ArtifactFolder[];
   /** Paths that could not be read (the walk fails closed on them: the worktree counts as active). */
   errors: string[];
+  /** `st_dev` of the worktree root. */
+  rootDev: number;
 }
 
 /** Names never walked at any depth: git's own data, and reclaim's in-worktree trash. */
@@ -30,12 +32,14 @@ export const WALK_SKIP: ReadonlySet<string> = new Set([".git", ".reclaim-trash"]
 
 /**
  * Walks a worktree on the calling thread: every directory on the root's filesystem, never through a symlink.
- * Folders named in `artifacts` are measured whole and not searched further (nested `node_modules` belong to the
- * outer one); everything else counts towards the newest modification.
+ * Folders named in `artifacts` are measured whole (or, with `measure: false`, only searched for hazards, sizes
+ * left at 0) and not searched further for artifacts (nested `node_modules` belong to the outer one); everything
+ * else counts towards the newest modification.
  */
-export function walkWorktree(root: string, artifacts: ReadonlySet<string>): WorktreeWalk {
+export function walkWorktree(root: string, artifacts: ReadonlySet<string>, options: { measure?: boolean } = {}): WorktreeWalk {
+  const inspect = options.measure === false ? scanFolder : measureFolder;
   const rootStat = lstatSync(root);
-  const result: WorktreeWalk = { newestFileMs: null, newestFile: null, totalBytes: rootStat.blocks * 512, artifacts: [], errors: [] };
+  const result: WorktreeWalk = { newestFileMs: null, newestFile: null, totalBytes: rootStat.blocks * 512, artifacts: [], errors: [], rootDev: rootStat.dev };
   const stack: string[] = [""];
   while (stack.length > 0) {
     const rel = stack.pop()!;
@@ -69,7 +73,7 @@ export function walkWorktree(root: string, artifacts: ReadonlySet<string>): Work
           continue;
         }
         if (st.isDirectory()) {
-          const folder = measureFolder(path, childRel, rootStat.dev);
+          const folder = inspect(path, childRel, rootStat.dev);
           result.artifacts.push(folder);
           result.totalBytes += folder.bytes;
           continue;
@@ -130,6 +134,44 @@ export function measureFolder(path: string, rel: string, dev: number): ArtifactF
         folder.files++;
         if (name === ".git") folder.hazard ??= `holds a git repository (${child.slice(path.length - rel.length)})`;
       }
+    }
+  }
+  return folder;
+}
+
+/**
+ * Searches one artifact folder for hazards (a mount point, a git repository) and counts its files, without an
+ * `lstat` per file: only directories are stat'ed (for their device). Sizes are left at 0: the deletion threads
+ * measure them as they unlink. This is what stands between a pass and the rename out of the worktree.
+ */
+export function scanFolder(path: string, rel: string, dev: number): ArtifactFolder {
+  const folder: ArtifactFolder = { rel, size: 0, bytes: 0, files: 0, hazard: null };
+  const stack = [path];
+  while (stack.length > 0) {
+    const dir = stack.pop()!;
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") folder.hazard ??= `cannot be read: ${(err as Error).message}`;
+      continue;
+    }
+    for (const entry of entries) {
+      const child = `${dir}/${entry.name}`;
+      if (entry.name === ".git") folder.hazard ??= `holds a git repository (${child.slice(path.length - rel.length)})`;
+      if (entry.isDirectory()) {
+        let st;
+        try {
+          st = lstatSync(child);
+        } catch {
+          continue;
+        }
+        if (st.dev !== dev) {
+          folder.hazard ??= `holds a mount point of another filesystem (${child.slice(path.length - rel.length)})`;
+          continue;
+        }
+        stack.push(child);
+      } else folder.files++;
     }
   }
   return folder;

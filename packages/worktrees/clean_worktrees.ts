@@ -8,7 +8,7 @@ import { git, gitDirOf, lastCommitAt, lastReflogAt, listWorktrees, trackedUnder,
 import { worktreesMetrics } from "./_metrics.ts";
 import { processUsing } from "./_proc.ts";
 import { abandonedTrash, moveToTrash, removeTrees, tidyTrash, trashFolder } from "./_trash.ts";
-import { walkWorktree } from "./_walk.ts";
+import { measureFolder, walkWorktree, type ArtifactFolder } from "./_walk.ts";
 import { worktreesOptions, type WorktreesOptions } from "./worktrees_options.ts";
 
 /** The hook type. */
@@ -161,11 +161,12 @@ export async function cleanWorktrees(options: CleanWorktreesOptions): Promise<Wo
   };
   const kinds = report.removedByKind as Record<"artifact" | "worktree", number>;
   /** Trees to delete, by device, with the worktree they came from. */
-  const pending = new Map<number, { probe: string; trees: string[]; owners: string[] }>();
-  const queue = (dev: number, probe: string, tree: string, owner: string) => {
+  const pending = new Map<number, { probe: string; trees: string[]; targets: Array<{ art: ArtifactResult; wt: WorktreeResult } | null>; owners: string[] }>();
+  const queue = (dev: number, probe: string, tree: string, owner: string, target: { art: ArtifactResult; wt: WorktreeResult } | null) => {
     let group = pending.get(dev);
-    if (!group) pending.set(dev, (group = { probe, trees: [], owners: [] }));
+    if (!group) pending.set(dev, (group = { probe, trees: [], targets: [], owners: [] }));
     group.trees.push(tree);
+    group.targets.push(target);
     if (!group.owners.includes(owner)) group.owners.push(owner);
   };
   let firstMove: number | null = null;
@@ -265,11 +266,21 @@ export async function cleanWorktrees(options: CleanWorktreesOptions): Promise<Wo
       if (!dryRun) {
         for (const leftover of abandonedTrash(real, gitDir)) {
           report.finishedTrash.folders += leftover.entries.length;
-          for (const tree of leftover.entries) queue(statSync(real).dev, real, tree, leftover.folder);
+          for (const tree of leftover.entries) queue(statSync(real).dev, real, tree, leftover.folder, null);
           if (leftover.entries.length === 0) tidyTrash(leftover.folder);
         }
       }
-      const walk = walkWorktree(real, artifactNames);
+      // Artifact folders are only searched for hazards here (no lstat per file): what is removed is measured by
+      // the deletion threads, what stays is measured below for the report.
+      const walk = walkWorktree(real, artifactNames, { measure: false });
+      const measure = (found: ArtifactFolder, art: ArtifactResult) => {
+        const full = measureFolder(`${real}/${found.rel}`, found.rel, walk.rootDev);
+        Object.assign(art, { bytes: full.bytes, size: full.size, files: full.files });
+        result.artifactBytesBefore += full.bytes;
+        result.artifactBytesAfter += full.bytes;
+        result.totalBytesBefore += full.bytes;
+        result.totalBytesAfter += full.bytes;
+      };
       const [commitMs, reflogMs] = await Promise.all([lastCommitAt(real), lastReflogAt(real)]);
       result.lastCommitAt = iso(commitMs);
       result.reflogAt = iso(reflogMs);
@@ -279,13 +290,15 @@ export async function cleanWorktrees(options: CleanWorktreesOptions): Promise<Wo
       result.lastActivity = iso(last);
       result.totalBytesBefore = walk.totalBytes;
       result.totalBytesAfter = walk.totalBytes;
-      result.artifactBytesBefore = walk.artifacts.reduce((sum, a) => sum + a.bytes, 0);
-      result.artifactBytesAfter = result.artifactBytesBefore;
-      result.artifacts = walk.artifacts.map((a) => ({ path: a.rel, bytes: a.bytes, size: a.size, files: a.files, action: "kept" }));
+      result.artifacts = walk.artifacts.map((a) => ({ path: a.rel, bytes: 0, size: 0, files: a.files, action: "kept" }));
+      const measureKept = () => {
+        for (const [i, found] of walk.artifacts.entries()) if (result.artifacts[i]!.action !== "removed" && !found.hazard?.startsWith("is ")) measure(found, result.artifacts[i]!);
+      };
       if (walk.errors.length > 0) {
         result.state = "active";
         result.reason = `could not read everything (${walk.errors[0]}): counted as active`;
         report.active++;
+        measureKept();
         continue;
       }
       if (last === null || last >= cutoff) {
@@ -294,6 +307,7 @@ export async function cleanWorktrees(options: CleanWorktreesOptions): Promise<Wo
         result.reason = `active: last activity ${iso(last) ?? "unknown"} (${why}), within ${options.days} days`;
         report.active++;
         for (const a of result.artifacts) a.reason = "worktree is active";
+        measureKept();
         continue;
       }
       report.idle++;
@@ -320,6 +334,7 @@ export async function cleanWorktrees(options: CleanWorktreesOptions): Promise<Wo
       const allowed = new Set((scope?.folders ?? []).map((p) => p.slice(real.length + 1)));
       const toMove = result.artifacts.filter((a) => allowed.has(a.path) && a.reason === undefined);
       for (const art of result.artifacts) if (art.reason === undefined && !allowed.has(art.path)) art.reason = "gone before it could be removed";
+      if (toMove.length === 0 || dryRun) measureKept();
       if (toMove.length === 0) {
         result.state = "idle";
         result.reason = result.artifacts.length === 0 ? "idle: no artifact folders" : "idle: every artifact folder is kept";
@@ -339,6 +354,7 @@ export async function cleanWorktrees(options: CleanWorktreesOptions): Promise<Wo
         report.idle--;
         skip(`in use by process ${lateUser.pid} (${lateUser.command}, ${lateUser.how} ${lateUser.path})`);
         for (const a of result.artifacts) a.reason = "worktree is in use";
+        measureKept();
         continue;
       }
       const trash = trashFolder(real, gitDir);
@@ -349,26 +365,19 @@ export async function cleanWorktrees(options: CleanWorktreesOptions): Promise<Wo
           const moved = moveToTrash(`${real}/${art.path}`, trash);
           lastMove = now();
           art.action = "removed";
-          queue(dev, real, moved, trash);
-          result.artifactBytesAfter -= art.bytes;
-          result.totalBytesAfter -= art.bytes;
+          queue(dev, real, moved, trash, { art, wt: result });
           report.removed++;
           kinds.artifact++;
-          report.removedBytes += art.bytes;
-          report.reclaimedBytes += art.bytes;
-          options.log?.info({ worktree: real, folder: art.path, bytes: art.bytes }, "moved artifact folder to trash");
+          options.log?.info({ worktree: real, folder: art.path, files: art.files }, "moved artifact folder to trash");
         } catch (err) {
           art.reason = `could not be moved: ${(err as Error).message}`;
           report.errors.push(`${real}/${art.path}: ${art.reason}`);
         }
       }
       result.state = result.artifacts.some((a) => a.action === "removed") ? "cleaned" : "idle";
+      measureKept();
     }
     options.onProgress?.({ phase: "scan", done: linked.length, total: linked.length });
-    for (const w of repoResult.worktrees) {
-      repoResult.totalBytesBefore += w.totalBytesBefore;
-      repoResult.totalBytesAfter += w.totalBytesAfter;
-    }
   }
   if (firstMove !== null && lastMove !== null) report.outOfWorktreeMs = lastMove - firstMove;
 
@@ -379,16 +388,32 @@ export async function cleanWorktrees(options: CleanWorktreesOptions): Promise<Wo
     let doneBefore = 0;
     for (const [dev, group] of pending) {
       const before = await freeBytes(group.probe);
-      const result = await removeTrees(group.trees, dev, {
+      const removal = await removeTrees(group.trees, dev, {
         ...(options.threads !== undefined ? { threads: options.threads } : {}),
         onProgress: (entries) => options.onProgress?.({ phase: "delete", done: doneBefore + entries, total: Math.max(expected, doneBefore + entries) }),
       });
-      doneBefore += result.entries;
+      doneBefore += removal.entries;
       const after = await freeBytes(group.probe);
       if (before !== null && after !== null) report.freedBytes += Math.max(0, after - before);
-      for (const e of result.errors) report.errors.push(e);
-      if (result.otherFilesystem > 0) report.errors.push(`${result.otherFilesystem} folder(s) on another filesystem left in the trash`);
+      for (const [i, target] of group.targets.entries()) {
+        const measured = removal.roots[i]!;
+        if (target) {
+          Object.assign(target.art, { bytes: measured.bytes, size: measured.size, files: measured.files });
+          target.wt.artifactBytesBefore += measured.bytes;
+          target.wt.totalBytesBefore += measured.bytes;
+        }
+        report.removedBytes += measured.bytes;
+        report.reclaimedBytes += measured.bytes;
+      }
+      for (const e of removal.errors) report.errors.push(e);
+      if (removal.otherFilesystem > 0) report.errors.push(`${removal.otherFilesystem} folder(s) on another filesystem left in the trash`);
       for (const owner of group.owners) tidyTrash(owner);
+    }
+  }
+  for (const repo of report.repos) {
+    for (const w of repo.worktrees) {
+      repo.totalBytesBefore += w.totalBytesBefore;
+      repo.totalBytesAfter += w.totalBytesAfter;
     }
   }
   return report;
