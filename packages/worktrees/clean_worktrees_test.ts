@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, utimesSync } from "node:fs";
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "@reclaim/core/testing";
 import { afterEach, describe, expect, it } from "vitest";
@@ -184,6 +184,42 @@ describe("cleanWorktrees()", () => {
     }
     expect(find(report, buildOnly).state).toBe("cleaned");
     expect(report).toMatchObject({ active: 3, idle: 1 });
+  });
+
+  it("never touches a worktree where a live process only maps a file (a loaded native module, its descriptor closed)", async () => {
+    await using dir = await tempDir("wt-mmap-");
+    const main = makeRepo(dir.path);
+    const wt = addWorktree(main, "mapped");
+    fillArtifact(join(wt, "node_modules"));
+    // the dynamic loader maps a shared library and closes its descriptor, as Node does with a native module
+    const file = join(wt, "node_modules/pkg-1/build/native.so");
+    mkdirSync(join(wt, "node_modules/pkg-1/build"), { recursive: true });
+    copyFileSync("/lib/x86_64-linux-gnu/libm.so.6", file);
+    const mapper = spawn("sh", ["-c", "echo ready; exec sleep 300"], { cwd: "/", env: { ...process.env, LD_PRELOAD: file }, stdio: ["ignore", "pipe", "inherit"] });
+    children.push(mapper);
+    await new Promise((resolve) => mapper.stdout!.once("data", resolve));
+    await new Promise((resolve) => setTimeout(resolve, 50)); // let sh exec sleep (the mapping holds either way)
+
+    const report = await pass(main);
+
+    expect(find(report, wt).reason).toMatch(new RegExp(`^in use by process ${mapper.pid} \\((sh|sleep), map .*native\\.so\\)$`));
+    expect(existsSync(file)).toBe(true);
+  });
+
+  it("keeps an artifact folder that holds a git repository", async () => {
+    await using dir = await tempDir("wt-nested-");
+    const main = makeRepo(dir.path);
+    const wt = addWorktree(main, "nested");
+    fillArtifact(join(wt, "target"));
+    gitSync(join(wt, "target/pkg-1"), ["init", "-q"]);
+    fillArtifact(join(wt, "dist"));
+
+    const report = await pass(main);
+
+    const byPath = Object.fromEntries(find(report, wt).artifacts.map((a) => [a.path, a]));
+    expect(byPath["target"]).toMatchObject({ action: "kept", reason: "holds a git repository (target/pkg-1/.git)" });
+    expect(byPath["dist"]?.action).toBe("removed");
+    expect(existsSync(join(wt, "target/pkg-1/.git/HEAD"))).toBe(true);
   });
 
   it("keeps the uncommitted changes of a dirty idle worktree", async () => {

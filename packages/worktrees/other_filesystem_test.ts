@@ -44,3 +44,26 @@ describe("cleanWorktrees() and other filesystems", () => {
     }
   });
 });
+
+describe("cleanWorktrees() trash placement", () => {
+  it("puts the trash at the worktree's root when its git directory is on another filesystem, and leaves none behind", async (ctx) => {
+    const fs = await mountTmpfs(16 * 1024 * 1024);
+    if (typeof fs === "string") return ctx.skip(fs);
+    await using tmpfs = fs;
+    await using dir = await tempDir("wt-trash-");
+    const main = makeRepo(tmpfs.path); // the repository (and its .git/worktrees/<id>) on the tmpfs
+    const wt = join(dir.path, "elsewhere"); // the worktree on the disk
+    const { gitSync } = await import("./_test_repo.ts");
+    gitSync(main, ["worktree", "add", "-q", wt, "-b", "elsewhere"]);
+    fillArtifact(join(wt, "node_modules"));
+    const status = gitSync(wt, ["status", "--porcelain"]);
+
+    const report = await cleanWorktrees({ repos: [main], days: 30, artifacts: [...DEFAULT_ARTIFACTS], keep: [], cwd: "/", now: () => Date.now() + SIXTY_DAYS });
+
+    expect(report.repos[0]!.worktrees[0]!.state).toBe("cleaned");
+    expect(report.errors).toEqual([]);
+    expect(existsSync(join(wt, "node_modules"))).toBe(false);
+    expect(existsSync(join(wt, ".reclaim-trash"))).toBe(false);
+    expect(gitSync(wt, ["status", "--porcelain"])).toBe(status);
+  });
+});
