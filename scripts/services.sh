@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes sure Redis, Postgres and a Docker engine are reachable for the test suite, then prints the environment
+# Makes sure Redis, a three-master Redis Cluster, Postgres and a Docker engine are reachable for the test suite, then prints the environment
 # to use them (eval "$(bash scripts/services.sh)").
 #
 #   - REDIS_URL / DATABASE_URL / DOCKER_HOST already set and reachable: used as they are.
@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 STATE="$PWD/.services"
 REDIS_PORT="${RECLAIM_TEST_REDIS_PORT:-6390}"
 PG_PORT="${RECLAIM_TEST_PG_PORT:-5439}"
+CLUSTER_PORTS="${RECLAIM_TEST_REDIS_CLUSTER_PORTS:-7001 7002 7003}"
 log() { echo "services: $*" >&2; }
 die() { echo "services: $*" >&2; exit 1; }
 can_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; }
@@ -34,6 +35,46 @@ ensure_redis() {
     log "redis started on 127.0.0.1:$REDIS_PORT"
   fi
   echo "export REDIS_URL='redis://127.0.0.1:$REDIS_PORT'"
+}
+
+cluster_ok() { [ "$(redis-cli -h 127.0.0.1 -p "$1" cluster info 2>/dev/null | tr -d '\r' | grep '^cluster_state:')" = "cluster_state:ok" ]; }
+
+# A three-master Redis Cluster on loopback (no replicas), for tests of hooks that must work on Redis Cluster.
+ensure_redis_cluster() {
+  local nodes="" port first="" ok=""
+  for port in $CLUSTER_PORTS; do nodes="${nodes:+$nodes,}127.0.0.1:$port"; first="${first:-$port}"; done
+  if [ -n "${REDIS_CLUSTER_NODES:-}" ]; then echo "export REDIS_CLUSTER_NODES='$REDIS_CLUSTER_NODES'"; return; fi
+  if ! cluster_ok "$first"; then
+    command -v redis-server >/dev/null || apt_install redis-server || die "Redis is missing: set REDIS_CLUSTER_NODES or install redis-server"
+    local fresh=""
+    for port in $CLUSTER_PORTS; do
+      local dir="$STATE/redis-cluster/$port"
+      if ! redis_ok 127.0.0.1 "$port"; then
+        # Without persistence a restarted node knows no data; start it with a clean slate so `cluster create` works.
+        rm -rf "$dir"; mkdir -p "$dir"
+        redis-server --daemonize yes --port "$port" --bind 127.0.0.1 --cluster-enabled yes \
+          --cluster-config-file "$dir/nodes.conf" --dir "$dir" --save '' --appendonly no --logfile "$dir/redis.log" >&2
+        fresh=1
+      fi
+    done
+    for port in $CLUSTER_PORTS; do
+      for _ in $(seq 50); do redis_ok 127.0.0.1 "$port" && break; sleep 0.1; done
+      redis_ok 127.0.0.1 "$port" || die "Redis cluster node $port did not start (see $STATE/redis-cluster/$port/redis.log)"
+    done
+    if ! cluster_ok "$first"; then
+      [ -n "$fresh" ] || die "Redis cluster on ports $CLUSTER_PORTS is running but not ok: run 'bash scripts/services.sh stop' and retry"
+      # shellcheck disable=SC2086
+      echo yes | redis-cli --cluster create $(for port in $CLUSTER_PORTS; do printf '127.0.0.1:%s ' "$port"; done) \
+        --cluster-replicas 0 >"$STATE/redis-cluster/create.log" 2>&1 || die "redis-cli --cluster create failed (see $STATE/redis-cluster/create.log)"
+    fi
+    for _ in $(seq 100); do
+      ok=1; for port in $CLUSTER_PORTS; do cluster_ok "$port" || ok=""; done
+      [ -n "$ok" ] && break; sleep 0.1
+    done
+    [ -n "$ok" ] || die "Redis cluster did not reach cluster_state:ok (see $STATE/redis-cluster/)"
+    log "redis cluster started on $nodes"
+  fi
+  echo "export REDIS_CLUSTER_NODES='$nodes'"
 }
 
 pg_bin() {
@@ -79,16 +120,20 @@ ensure_tools() {
   command -v promtool >/dev/null || apt_install prometheus || log "promtool not available: metric lint tests will be skipped"
   [ -x /bin/busybox ] || apt_install busybox-static || log "busybox not available"
   command -v sqlite3 >/dev/null || apt_install sqlite3 || true
+  # headless Chromium for the console test (packages/cli/console_test.ts, driven by playwright-core)
+  [ -x /usr/bin/chromium ] || apt_install chromium || log "chromium not available: the console test will be skipped"
 }
 
 what="${1:-all}"
 case "$what" in
-  all) ensure_tools; ensure_redis; ensure_postgres; ensure_docker ;;
+  all) ensure_tools; ensure_redis; ensure_redis_cluster; ensure_postgres; ensure_docker ;;
   redis) ensure_redis ;;
+  redis-cluster) ensure_redis_cluster ;;
   postgres) ensure_postgres ;;
   docker) ensure_docker ;;
   stop)
     redis-cli -p "$REDIS_PORT" shutdown nosave 2>/dev/null || true
+    for port in $CLUSTER_PORTS; do redis-cli -p "$port" shutdown nosave 2>/dev/null || true; done
     [ -d "$STATE/postgres" ] && su postgres -s /bin/sh -c "$(pg_bin)/pg_ctl -D '$STATE/postgres' stop -m fast" >&2 || true ;;
-  *) die "usage: services.sh [all|redis|postgres|docker|stop]" ;;
+  *) die "usage: services.sh [all|redis|redis-cluster|postgres|docker|stop]" ;;
 esac

@@ -1,14 +1,21 @@
 import { Writable } from "node:stream";
+import type { HookDefinition } from "@reclaim/core";
+import { definitions as builtIn } from "./hooks.ts";
 import { main } from "./program.ts";
 
-/**
- * Runs `reclaim ...argv` in-process and captures its exit code, stdout and stderr. `onLogs` is called with all
- * the log lines so far each time one arrives (to wait for an event while the command runs).
- */
-export async function reclaim(
-  argv: string[],
-  options: { cwd: string; env?: Record<string, string>; signal?: AbortSignal; onLogs?: (logs: string) => void },
-): Promise<{ code: number; stdout: string; stderr: string; logs: string }> {
+/** What {@link reclaim} runs the command with. */
+export interface ReclaimRun {
+  cwd: string;
+  env?: Record<string, string>;
+  signal?: AbortSignal;
+  /** @default the built-in hook definitions */
+  definitions?: readonly HookDefinition[];
+  /** Called with all the log lines so far each time one arrives (to wait for an event while the command runs). */
+  onLogs?: (logs: string) => void;
+}
+
+/** Runs `reclaim ...argv` in-process and captures its exit code, stdout, stderr and JSON log lines. */
+export async function reclaim(argv: string[], options: ReclaimRun): Promise<{ code: number; stdout: string; stderr: string; logs: string }> {
   let stdout = "";
   let stderr = "";
   let logs = "";
@@ -28,7 +35,7 @@ export async function reclaim(
       cwd: options.cwd,
       logDestination,
       ...(options.signal ? { signal: options.signal } : {}),
-    });
+    }, options.definitions ?? builtIn);
     return { code, stdout, stderr, logs };
   } finally {
     process.chdir(previous);

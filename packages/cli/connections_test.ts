@@ -3,13 +3,11 @@ import { once } from "node:events";
 import { writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { freePort, tempDir } from "@reclaim/core/testing";
 import { Redis } from "ioredis";
 import { describe, expect, it, vi } from "vitest";
 import { reclaim } from "./_test_cli.ts";
 import { definitions } from "./hooks.ts";
-import { main } from "./program.ts";
 import { probeDefinitions } from "./_test_probe_hook.ts";
 
 const SECRET = "s3cret-pa55word";
@@ -34,22 +32,7 @@ async function redisServer(port: number, password?: string): Promise<AsyncDispos
   };
 }
 
-/** `reclaim start` in-process with the test probe hooks, collecting its JSON log lines. */
-function startWithProbes(cwd: string, env: Record<string, string>, signal: AbortSignal) {
-  let logs = "";
-  let stderr = "";
-  const logDestination = new Writable({
-    write(chunk, _encoding, callback) {
-      logs += String(chunk);
-      callback();
-    },
-  });
-  const previous = process.cwd();
-  const done = main(["start"], { stdout: () => undefined, stderr: (text) => void (stderr += text), env, cwd, logDestination, signal }, [...definitions, ...probeDefinitions]).finally(() =>
-    process.chdir(previous),
-  );
-  return { done, logs: () => logs, stderr: () => stderr };
-}
+const withProbes = [...definitions, ...probeDefinitions];
 
 describe("connections to Redis and Postgres", () => {
   it("a Redis that is down fails the pass with one line that hides the password; the daemon keeps serving and the next pass succeeds once Redis is up", async () => {
@@ -62,7 +45,7 @@ describe("connections to Redis and Postgres", () => {
       JSON.stringify({ exporter: { port }, redis: { url }, hooks: { jobs: { type: "probe-redis", target: "reclaim-test:probe:down", holdMs: 0, interval: "200ms", initialDelay: 0 } } }),
     );
     const controller = new AbortController();
-    const daemon = startWithProbes(dir.path, {}, controller.signal);
+    const daemon = reclaim(["start"], { cwd: dir.path, signal: controller.signal, definitions: withProbes });
     const base = `http://127.0.0.1:${port}`;
     type Status = { hooks: Array<{ lastRun: { outcome: string; error?: string } | null; totals: { failures: number } }> };
     const status = async () => (await (await fetch(`${base}/status`)).json()) as Status;
@@ -83,10 +66,10 @@ describe("connections to Redis and Postgres", () => {
     } finally {
       controller.abort();
     }
-    expect(await daemon.done).toBe(0);
-    expect(daemon.logs()).toContain('"msg":"pass failed"');
-    expect(daemon.logs()).not.toContain(SECRET);
-    expect(daemon.stderr()).not.toContain(SECRET);
+    const { code, logs, stderr } = await daemon;
+    expect(code).toBe(0);
+    expect(logs).toContain('"msg":"pass failed"');
+    expect(logs + stderr).not.toContain(SECRET);
   });
 
   it("a Redis that refuses the credentials fails the pass with its one-line answer, never the password", async () => {
@@ -95,15 +78,7 @@ describe("connections to Redis and Postgres", () => {
     await using _server = await redisServer(redisPort, "the-right-one");
     const url = `redis://default:${SECRET}@127.0.0.1:${redisPort}`;
     await writeFile(join(dir.path, "reclaim.config.json"), JSON.stringify({ hooks: { jobs: { type: "probe-redis", target: "reclaim-test:probe:auth" } } }));
-    const env = { REDIS_URL: url };
-    let stdout = "";
-    let logs = "";
-    const logDestination = new Writable({ write: (chunk, _e, cb) => ((logs += String(chunk)), cb()) });
-    const previous = process.cwd();
-    const code = await main(["run", "jobs", "-c", "reclaim.config.json"], { stdout: (t) => void (stdout += t), stderr: () => undefined, env, cwd: dir.path, logDestination }, [
-      ...definitions,
-      ...probeDefinitions,
-    ]).finally(() => process.chdir(previous));
+    const { code, stdout, logs } = await reclaim(["run", "jobs", "-c", "reclaim.config.json"], { cwd: dir.path, env: { REDIS_URL: url }, definitions: withProbes });
     expect(code).toBe(1);
     const report = JSON.parse(stdout) as { outcome: string; error: string };
     expect(report.outcome).toBe("failure");

@@ -2,6 +2,7 @@ import type { HookDefinition } from "@reclaim/core";
 import { diskDefinition } from "@reclaim/disk";
 import { dockerImagesDefinition } from "@reclaim/docker-images";
 import { eventLogDefinition } from "@reclaim/event-log";
+import { redisTtlDefinition } from "@reclaim/redis-ttl";
 import { sqliteCompactorDefinition } from "@reclaim/sqlite-compactor";
 import { worktreesDefinition } from "@reclaim/worktrees";
 import { writeThroughDefinition } from "@reclaim/write-through";
@@ -13,5 +14,6 @@ export const definitions: readonly HookDefinition[] = [
   writeThroughDefinition,
   dockerImagesDefinition,
   sqliteCompactorDefinition,
+  redisTtlDefinition,
   worktreesDefinition,
 ] as readonly HookDefinition[];

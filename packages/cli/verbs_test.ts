@@ -2,7 +2,8 @@ import { spawn } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, tempDir } from "@reclaim/core/testing";
+import { freePort, redisUrl, tempDir } from "@reclaim/core/testing";
+import { Redis } from "ioredis";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { describe, expect, it, vi } from "vitest";
 import { reclaim } from "./_test_cli.ts";
@@ -63,7 +64,7 @@ describe("reclaim hooks", () => {
     const { code, stdout } = await reclaim(["hooks", "-c", join(EXAMPLES, "reclaim.config.json"), "--json"], { cwd: EXAMPLES });
     expect(code).toBe(0);
     const { hooks } = JSON.parse(stdout) as { hooks: Array<{ type: string; summary: string; instances: Array<{ name: string; lock: string }> }> };
-    expect(hooks.map((hook) => hook.type)).toEqual(["event-log", "disk", "write-through", "docker-images", "sqlite-compactor", "worktrees"]);
+    expect(hooks.map((hook) => hook.type)).toEqual(["event-log", "disk", "write-through", "docker-images", "sqlite-compactor", "redis-ttl", "worktrees"]);
     expect(hooks.every((hook) => hook.summary.length > 10)).toBe(true);
     expect(hooks.find((hook) => hook.type === "sqlite-compactor")?.instances.map((i) => i.name)).toEqual(["jobs-db", "logs-db"]);
     expect(hooks.find((hook) => hook.type === "disk")?.instances).toEqual([{ name: "disk", enabled: true, lock: "redis" }]);
@@ -162,5 +163,42 @@ describe("logs", () => {
     const onTerminal = await firstLines(["script", "-qec", `exec ${process.execPath} ${BIN} start`, "/dev/null"]);
     expect(onTerminal).toMatch(/\d\d:\d\d:\d\d\.\d{3}\] INFO.*reclaim started/);
     expect(onTerminal).not.toContain('"msg":"reclaim started"');
+  });
+});
+
+describe("reclaim redis audit", () => {
+  it("prints what fills the Redis by key pattern, from --url or from the config's redis-ttl instance, or JSON with --json", async () => {
+    await using dir = await tempDir("cli-redis-audit-");
+    const redis = new Redis(redisUrl);
+    const prefix = `cli-audit-${process.pid}-${Date.now()}`;
+    try {
+      for (let i = 0; i < 20; i++) await redis.set(`${prefix}:session:${i}`, "x".repeat(50));
+      const table = await reclaim(["redis", "audit", "--url", redisUrl, "--match", `${prefix}:*`, "--sample-rate", "1"], { cwd: dir.path });
+      expect(table.stderr).toBe("");
+      expect(table.code).toBe(0);
+      expect(table.stdout).toContain("at a rate of 1 (every key)");
+      expect(table.stdout).toMatch(/\*:session:\*\s+20\s/);
+
+      await writeFile(join(dir.path, "reclaim.config.json"), JSON.stringify({ redis: { url: redisUrl }, hooks: { "jobs-redis": { type: "redis-ttl", policies: [{ match: "none:*", ttl: "5m" }] } } }));
+      const json = await reclaim(["redis", "audit", "--match", `${prefix}:*`, "--json", "--instance", "jobs-redis"], { cwd: dir.path });
+      expect(json.code).toBe(0);
+      expect(JSON.parse(json.stdout)).toMatchObject({ keys: 20, patterns: [{ pattern: "*:session:*", keys: 20 }] });
+    } finally {
+      for (let i = 0; i < 20; i++) await redis.unlink(`${prefix}:session:${i}`);
+      redis.disconnect();
+    }
+  });
+
+  it("refuses a bad --sample-rate, an unknown instance, or no Redis at all, with exit code 2", async () => {
+    await using dir = await tempDir("cli-redis-audit-");
+    const rate = await reclaim(["redis", "audit", "--url", redisUrl, "--sample-rate", "2"], { cwd: dir.path });
+    expect(rate.code).toBe(2);
+    expect(rate.stderr).toContain("--sample-rate must be a number in (0, 1]");
+    const none = await reclaim(["redis", "audit"], { cwd: dir.path });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("no Redis to audit");
+    const unknown = await reclaim(["redis", "audit", "--instance", "nope"], { cwd: dir.path });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("no redis-ttl instance 'nope'");
   });
 });

@@ -58,8 +58,11 @@ export interface Hook<R extends RunReport = RunReport> {
   readonly options?: Readonly<object>;
   /** One pass. May throw: the runner contains it. */
   run(ctx: RunContext): Promise<R>;
-  /** Extra, JSON-safe status of the resource (sizes, gauges), merged into `status().details`. */
-  status?(): Record<string, unknown>;
+  /**
+   * Extra, JSON-safe status of the resource (sizes, gauges), served as `status().details`. Its `resources` field, a
+   * list of {@link ResourceFigure}, is what the console draws for the hook.
+   */
+  status?(): Record<string, unknown> & { resources?: ResourceFigure[] };
   /** Releases clients or handles the hook opened itself. */
   close?(): Promise<void> | void;
 }
@@ -81,4 +84,23 @@ export interface HookIdentity {
   name?: string;
   /** Registry for the hook's metrics. @default a private registry */
   registry?: Registry;
+}
+
+/**
+ * One figure of a hook's resource, as the console draws it: a value as a bar against its `max`, with `marks`
+ * (watermarks, limits) on it. In `status().details.resources`.
+ *
+ * @example
+ * ```ts
+ * const figure: ResourceFigure = { label: "disk used", value: 0.74, unit: "ratio", max: 1, marks: [{ label: "high", value: 0.7 }] };
+ * ```
+ */
+export interface ResourceFigure {
+  label: string;
+  value: number;
+  /** `bytes` (shown as KiB/MiB/...), `ratio` (shown as a percentage) or `count`. */
+  unit: "bytes" | "ratio" | "count";
+  /** The bar's full scale (a limit, the file size); without it the figure is a number only. */
+  max?: number;
+  marks?: Array<{ label: string; value: number }>;
 }

@@ -71,11 +71,25 @@ export interface RunnerStatus {
   dryRun: boolean;
   intervalMs: number;
   lastRun: PassResult | null;
+  /** The last passes (at most {@link PASS_HISTORY}), oldest first: what the console charts. */
+  history: PassSummary[];
   lastSuccessAt: string | null;
   nextRunAt: string | null;
   totals: { runs: number; failures: number; removed: number; reclaimedBytes: number };
   options?: unknown;
   details?: unknown;
+}
+
+/** How many passes `status().history` keeps. */
+export const PASS_HISTORY = 50;
+
+/** One pass in `status().history`. */
+export interface PassSummary {
+  startedAt: string;
+  outcome: PassOutcome;
+  durationMs: number;
+  removed: number;
+  reclaimedBytes: number;
 }
 
 /** A scheduled hook. Created by {@link createRunner}. */
@@ -127,6 +141,7 @@ class HookRunner<R extends RunReport> implements Runner<R> {
   #inFlight: Promise<PassResult<R>> | undefined;
   #controller: AbortController | undefined;
   #lastRun: PassResult<R> | null = null;
+  #history: PassSummary[] = [];
   #lastSuccessAt: number | null = null;
   #totals = { runs: 0, failures: 0, removed: 0, reclaimedBytes: 0 };
 
@@ -209,6 +224,7 @@ class HookRunner<R extends RunReport> implements Runner<R> {
       dryRun: this.#dryRun,
       intervalMs: this.#interval,
       lastRun: this.#lastRun,
+      history: [...this.#history],
       lastSuccessAt: this.#lastSuccessAt === null ? null : new Date(this.#lastSuccessAt).toISOString(),
       nextRunAt: this.#nextRunAt === null ? null : new Date(this.#nextRunAt).toISOString(),
       totals: { ...this.#totals },
@@ -328,6 +344,9 @@ class HookRunner<R extends RunReport> implements Runner<R> {
       }
     }
     this.#lastRun = result;
+    const { startedAt, outcome, durationMs } = result;
+    this.#history.push({ startedAt, outcome, durationMs, removed: result.report?.removed ?? 0, reclaimedBytes: result.report?.reclaimedBytes ?? 0 });
+    if (this.#history.length > PASS_HISTORY) this.#history.shift();
     if (this.#state === "running") this.#state = this.#started ? "scheduled" : "idle";
     return result;
   }

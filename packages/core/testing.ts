@@ -110,6 +110,16 @@ export function memorySpans(): MemorySpans {
 
 /** `REDIS_URL`, or the port `scripts/services.sh` starts Redis on. */
 export const redisUrl: string = process.env.REDIS_URL ?? "redis://127.0.0.1:6390";
+/**
+ * `REDIS_CLUSTER_NODES` as `host:port` strings (the three-master loopback cluster `scripts/services.sh` starts on
+ * 127.0.0.1:7001-7003); empty when unset, so a test can skip with a reason.
+ *
+ * @example
+ * ```ts
+ * const cluster = new Cluster(redisClusterNodes.map((node) => ({ host: node.split(":")[0], port: Number(node.split(":")[1]) })));
+ * ```
+ */
+export const redisClusterNodes: string[] = (process.env.REDIS_CLUSTER_NODES ?? "").split(",").map((node) => node.trim()).filter(Boolean);
 /** `DATABASE_URL`, or the port `scripts/services.sh` starts Postgres on. */
 export const databaseUrl: string = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5439/postgres";
 

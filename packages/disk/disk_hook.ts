@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { parseOptions, TEMP_MARKER, type Hook, type HookIdentity, type RunContext, type RunReport } from "@reclaim/core";
+import { parseOptions, TEMP_MARKER, type Hook, type HookIdentity, type ResourceFigure, type RunContext, type RunReport } from "@reclaim/core";
 import { Registry } from "prom-client";
 import type { z } from "zod";
 import { diskOptionsSchema, type DiskOptions } from "./disk_options.ts";
@@ -232,7 +232,15 @@ export function createDiskHook(options: DiskHookOptions): Hook<DiskRunReport> {
     status() {
       try {
         const usage = readDiskUsage(root);
-        return { mount: opts.mount, root, usedRatio: usage.usedRatio, freeBytes: usage.freeBytes, totalBytes: usage.totalBytes, fullForecastSeconds: lastForecast };
+        const marks = [
+          { label: "high", value: opts.pressure.high },
+          { label: "low", value: opts.pressure.low },
+        ];
+        const resources: ResourceFigure[] = [
+          { label: `${opts.mount} used`, value: usage.usedRatio, unit: "ratio", max: 1, marks },
+          { label: "free", value: usage.freeBytes, unit: "bytes", max: usage.totalBytes },
+        ];
+        return { mount: opts.mount, root, usedRatio: usage.usedRatio, freeBytes: usage.freeBytes, totalBytes: usage.totalBytes, fullForecastSeconds: lastForecast, resources };
       } catch (err) {
         return { mount: opts.mount, root, error: (err as Error).message };
       }

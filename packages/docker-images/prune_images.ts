@@ -1,4 +1,4 @@
-import { duration, parseOptions, throwIfAborted, type Hook, type RunContext, type RunReport } from "@reclaim/core";
+import { duration, parseOptions, throwIfAborted, type Hook, type ResourceFigure, type RunContext, type RunReport } from "@reclaim/core";
 import type Dockerode from "dockerode";
 import { Registry } from "prom-client";
 import { z } from "zod";
@@ -150,7 +150,11 @@ export function createDockerImagesHook(options: DockerImagesHookOptions): Docker
       return report;
     },
     status() {
-      return { label: resolved.label, dangling: lastCensus ?? null };
+      const census = lastCensus;
+      const resources: ResourceFigure[] = census
+        ? (["managed", "unmanaged"] as const).map((scope) => ({ label: `dangling ${scope}: ${census[scope].images} images`, value: census[scope].bytes, unit: "bytes" }))
+        : [];
+      return { label: resolved.label, dangling: census ?? null, resources };
     },
   };
 }

@@ -1,6 +1,6 @@
 import { statSync } from "node:fs";
 import { basename, resolve } from "node:path";
-import { counter, type Hook, type HookIdentity, parseOptions, type RunReport, scrapedGauge } from "@reclaim/core";
+import { counter, type Hook, type HookIdentity, parseOptions, type ResourceFigure, type RunReport, scrapedGauge } from "@reclaim/core";
 import { Registry } from "prom-client";
 import { trimLog } from "./_trim.ts";
 import { type EventLogOptions, eventLogOptions, type ResolvedEventLogOptions } from "./event_log_options.ts";
@@ -37,13 +37,16 @@ export function createEventLogHook(options: EventLogHookOptions): Hook<EventLogR
   const name = basename(path);
   let lastBytes = 0;
   let lastRotationAt: string | null = null;
-  scrapedGauge(registry, { name: "reclaim_event_log_bytes", help: "Size of the event log in bytes (0 when it does not exist)." }, hook, (gauge) => {
+  const currentBytes = () => {
     try {
       lastBytes = statSync(path).size;
     } catch {
       lastBytes = 0;
     }
-    gauge.set({ hook }, lastBytes);
+    return lastBytes;
+  };
+  scrapedGauge(registry, { name: "reclaim_event_log_bytes", help: "Size of the event log in bytes (0 when it does not exist)." }, hook, (gauge) => {
+    gauge.set({ hook }, currentBytes());
   });
   const rotations = counter(registry, { name: "reclaim_event_log_rotations_total", help: "Trims of the event log to its last lines.", labelNames: ["hook"] });
   const salvaged = counter(registry, {
@@ -106,7 +109,9 @@ export function createEventLogHook(options: EventLogHookOptions): Hook<EventLogR
       };
     },
     status() {
-      return { path, bytes: lastBytes, maxBytes: parsed.maxBytes, keepLines: parsed.keepLines, lastRotationAt };
+      const bytes = currentBytes();
+      const resources: ResourceFigure[] = [{ label: "log size", value: bytes, unit: "bytes", max: parsed.maxBytes }];
+      return { path, bytes, maxBytes: parsed.maxBytes, keepLines: parsed.keepLines, lastRotationAt, resources };
     },
   };
 }

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { OptionRangeError, parseOptions, silentLogger, type Hook, type HookIdentity, type Logger, type RunContext, type RunReport } from "@reclaim/core";
+import { OptionRangeError, parseOptions, silentLogger, type Hook, type HookIdentity, type Logger, type ResourceFigure, type RunContext, type RunReport } from "@reclaim/core";
 import { Registry } from "prom-client";
 import { compactorMetrics } from "./_metrics.ts";
 import { openDatabase, runPass } from "./_pass.ts";
@@ -51,6 +51,8 @@ export type SqliteCompactorDetails = {
   database: DatabaseStats | null;
   lastPass: (CompactorCounts & { finishedAt: string; vacuum: VacuumOutcome; tables: TableResult[] }) | null;
   totals: CompactorCounts & { passes: number };
+  /** File size and free pages, as the console draws them. */
+  resources: ResourceFigure[];
 };
 
 /** The compactor hook: a {@link Hook} whose `status()` is typed. */
@@ -129,7 +131,13 @@ export function createSqliteCompactorHook(input: SqliteCompactorHookOptions): Sq
       };
     },
     status(): SqliteCompactorDetails {
-      return { path: options.path, database, lastPass, totals: { ...totals } };
+      const resources: ResourceFigure[] = database
+        ? [
+            { label: "file (page_count × page_size)", value: database.databaseBytes, unit: "bytes" },
+            { label: "free pages", value: database.freePages * database.pageSize, unit: "bytes", max: database.databaseBytes },
+          ]
+        : [];
+      return { path: options.path, database, lastPass, totals: { ...totals }, resources };
     },
   };
 }
