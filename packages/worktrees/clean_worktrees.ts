@@ -464,6 +464,7 @@ export function createWorktreesHook(options: CreateWorktreesHookOptions): Hook<W
   const { name: _n, registry: _r, cwd, onProgress, threads, ...rest } = options;
   const resolved = parseOptions(WORKTREES_HOOK, worktreesOptions, rest);
   const metrics = worktreesMetrics(options.registry ?? new Registry(), name);
+  let last: { artifactBytes: number; idle: number; active: number; protected: number; broken: number; freedBytes: number } | null = null;
   return {
     name,
     type: WORKTREES_HOOK,
@@ -482,7 +483,9 @@ export function createWorktreesHook(options: CreateWorktreesHookOptions): Hook<W
         ...(threads !== undefined ? { threads } : {}),
       });
       const idleLeft = report.repos.flatMap((r) => r.worktrees).filter((w) => w.state === "cleaned" || w.state === "would-clean" || w.state === "idle");
-      metrics.artifactBytes.set(idleLeft.reduce((s, w) => s + w.artifactBytesAfter, 0));
+      const artifactBytes = idleLeft.reduce((s, w) => s + w.artifactBytesAfter, 0);
+      metrics.artifactBytes.set(artifactBytes);
+      last = { artifactBytes, idle: report.idle, active: report.active, protected: report.protected, broken: report.broken, freedBytes: report.freedBytes };
       metrics.worktrees.set("idle", report.idle);
       metrics.worktrees.set("active", report.active);
       metrics.worktrees.set("protected", report.protected);
@@ -497,6 +500,18 @@ export function createWorktreesHook(options: CreateWorktreesHookOptions): Hook<W
         "reclaim.worktrees.freed_bytes": report.freedBytes,
       });
       return report;
+    },
+    status() {
+      if (!last) return { lastPass: null };
+      return {
+        lastPass: last,
+        resources: [
+          { label: "artifacts left in idle worktrees", value: last.artifactBytes, unit: "bytes" },
+          { label: "freed (statfs), last pass", value: last.freedBytes, unit: "bytes" },
+          { label: "idle worktrees", value: last.idle, unit: "count", max: last.idle + last.active + last.protected },
+          { label: "active worktrees", value: last.active, unit: "count", max: last.idle + last.active + last.protected },
+        ],
+      };
     },
   };
 }

@@ -57,6 +57,10 @@ describe("worktreesDefinition", () => {
     expect(await registry.getSingleMetricAsString("reclaim_removed_total")).toContain('reclaim_removed_total{hook="old-trees",kind="artifact"} 1');
     const span = (await spans()).find((s) => s.name === "clean worktrees");
     expect(span?.attributes).toMatchObject({ "reclaim.worktrees.idle": 1, "reclaim.worktrees.active": 1 });
+    expect(runner.status().details).toMatchObject({
+      lastPass: { idle: 1, active: 1, artifactBytes: 0 },
+      resources: expect.arrayContaining([{ label: "idle worktrees", value: 1, unit: "count", max: 2 }]),
+    });
   });
 });
 
