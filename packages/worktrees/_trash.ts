@@ -1,7 +1,7 @@
 import type * as NodeFs from "node:fs";
-import { lstatSync, mkdirSync, readdirSync, renameSync, rmdirSync, statSync, unlinkSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmdirSync, statSync, unlinkSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { OWNER, ownerIsLive } from "@reclaim/core";
 
@@ -33,6 +33,9 @@ let sequence = 0;
  * `rename(2)` moves the folder whole or not at all, so a kill leaves it either in the worktree or in the trash.
  */
 export function moveToTrash(path: string, trash: string): string {
+  // The last look: the folder's parent must still be reached without a symlink, the folder still a directory.
+  if (realpathSync(dirname(path)) !== dirname(path)) throw new Error("its parent is now reached through a symlink");
+  if (!lstatSync(path).isDirectory()) throw new Error("it is no longer a directory");
   mkdirSync(trash, { recursive: true, mode: 0o700 });
   const target = join(trash, `${Date.now()}-${process.pid}-${++sequence}-${basename(path)}`);
   renameSync(path, target);
@@ -149,8 +152,8 @@ export async function removeTrees(
       for (const entry of entries) {
         const path = `${dir}/${entry.name}`;
         try {
-          const st = lstatSync(path);
-          if (entry.isDirectory()) {
+          const st = lstatSync(path); // its type now, not readdir's: a directory swapped for a link is unlinked
+          if (st.isDirectory()) {
             if (st.dev !== dev) result.otherFilesystem++;
             else {
               count(index, st, false);
@@ -253,8 +256,8 @@ function deleteWorkerMain(): void {
       for (const entry of entries) {
         const path = `${dir}/${entry.name}`;
         try {
-          const st = fs.lstatSync(path);
-          if (entry.isDirectory()) {
+          const st = fs.lstatSync(path); // its type now, not readdir's: a directory swapped for a link is unlinked
+          if (st.isDirectory()) {
             if (st.dev !== dev) {
               done.otherFilesystem++;
               empty = false;
