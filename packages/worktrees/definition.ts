@@ -22,7 +22,8 @@ export const worktreesDefinition: HookDefinition<typeof worktreesOptions> = defi
   summary: "give back node_modules/.next/dist/.turbo/target of idle git worktrees (never a tracked file)",
   options: worktreesOptions,
   schedule: WORKTREES_SCHEDULE,
-  create: (options, env) => createWorktreesHook({ ...options, name: env.instance, registry: env.registry }),
+  // The command has changed into the config file's folder: relative repositories are resolved against it here.
+  create: (options, env) => createWorktreesHook({ ...options, repos: options.repos.map((repo) => resolve(repo)), name: env.instance, registry: env.registry }),
   commands(program, cli) {
     program
       .command("worktrees")

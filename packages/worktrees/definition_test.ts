@@ -159,6 +159,8 @@ describe("reclaim worktrees", () => {
     expect(dry.stdout).toMatch(/^  worktrees: \d+KB → \d+KB \(would be\)$/m);
     expect(existsSync(join(wt, "apps/web/.next"))).toBe(true);
 
+    const text = await verb(["worktrees", "--repo", main, "--days", "50"], dir.path);
+    expect(text.stdout).toMatch(new RegExp(`^  ${wt}  \\[stale\\]  last activity \\S+  active: last activity \\S+ \\((file|reflog|last commit)[^)]*\\), within 50 days  \\(artifacts \\d+KB\\)$`, "m"));
     const json = await verb(["worktrees", "--repo", main, "--days", "50", "--json"], dir.path);
     expect(JSON.parse(json.stdout)).toMatchObject({ active: 1, idle: 0, removed: 0 });
 

@@ -39,7 +39,8 @@ function line(w: WorktreeResult): string {
       lines.push(`  ${w.path}  [${branch}]  broken: ${w.reason ?? ""}`);
       break;
     default:
-      lines.push(`${head}  ${w.state === "idle" ? "idle" : w.state === "active" ? "active" : "skipped"}: ${w.reason ?? ""}  (artifacts ${formatBytes(w.artifactBytesBefore)})`);
+      // active and idle reasons start with their state already ("active: last activity ...")
+      lines.push(`${head}  ${w.state === "skipped" ? "skipped: " : ""}${w.reason ?? w.state}  (artifacts ${formatBytes(w.artifactBytesBefore)})`);
   }
   for (const a of w.artifacts) {
     if (a.action === "kept" && (w.state === "cleaned" || w.state === "would-clean" || w.state === "idle")) lines.push(`      kept ${a.path} (${formatBytes(a.bytes)}): ${a.reason ?? ""}`);
