@@ -3,6 +3,7 @@ import { diskDefinition } from "@reclaim/disk";
 import { dockerImagesDefinition } from "@reclaim/docker-images";
 import { eventLogDefinition } from "@reclaim/event-log";
 import { redisTtlDefinition } from "@reclaim/redis-ttl";
+import { redisOffloadDefinition } from "@reclaim/redis-offload";
 import { sqliteCompactorDefinition } from "@reclaim/sqlite-compactor";
 import { worktreesDefinition } from "@reclaim/worktrees";
 import { writeThroughDefinition } from "@reclaim/write-through";
@@ -15,5 +16,6 @@ export const definitions: readonly HookDefinition[] = [
   dockerImagesDefinition,
   sqliteCompactorDefinition,
   redisTtlDefinition,
+  redisOffloadDefinition,
   worktreesDefinition,
 ] as readonly HookDefinition[];

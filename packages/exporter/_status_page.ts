@@ -7,7 +7,7 @@ export const STATUS_PAGE = `<!doctype html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>reclaim</title>
+<title>reclaim console</title>
 <style>
   :root { color-scheme: light dark; font-family: system-ui, sans-serif; --ok: #1a7f37; --bad: #cf222e; --muted: #888; --line: #8884; }
   body { margin: 1.5rem auto; max-width: 80rem; padding: 0 1rem; }

@@ -90,7 +90,7 @@ describe("createExporter()", () => {
   it("serves a status page on GET /", async () => {
     const response = await fetch(`${server.base}/`);
     expect(response.headers.get("content-type")).toContain("text/html");
-    expect(await response.text()).toContain("<title>reclaim status</title>");
+    expect(await response.text()).toContain("<title>reclaim console</title>");
   });
 
   it("runs a pass on POST /hooks/:name/run with the right bearer token", async () => {

@@ -1,0 +1,168 @@
+import type { Pool, PoolClient } from "pg";
+
+/** Where the archive lives and how its partitions are cut. */
+export interface ArchiveTarget {
+  schema: string;
+  table: string;
+  partition: "day" | "week" | "month";
+  lockTimeout: number;
+}
+
+/** One row to archive. */
+export interface ArchiveRow {
+  key: string;
+  kind: string;
+  redisType: "hash" | "string";
+  /** JSON text (a hash as an object of strings, a string record as it is). */
+  payload: string;
+  time: number;
+  digest: Buffer;
+}
+
+const DAY = 86_400_000;
+const MONDAY = 4 * DAY; // 1970-01-05, a Monday
+const SPAN_LETTER = { day: "d", week: "w", month: "m" } as const;
+
+/** Quotes an identifier (the options only accept plain ones, quoting keeps case). */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+export function qualified(target: Pick<ArchiveTarget, "schema" | "table">): string {
+  return `${quoteIdent(target.schema)}.${quoteIdent(target.table)}`;
+}
+
+/** The partition [from, to) holding `time`. */
+export function partitionBounds(span: ArchiveTarget["partition"], time: number): { from: number; to: number } {
+  if (span === "day") {
+    const from = Math.floor(time / DAY) * DAY;
+    return { from, to: from + DAY };
+  }
+  if (span === "week") {
+    const from = Math.floor((time - MONDAY) / (7 * DAY)) * 7 * DAY + MONDAY;
+    return { from, to: from + 7 * DAY };
+  }
+  const date = new Date(time);
+  return { from: Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1), to: Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1) };
+}
+
+/** The name of the partition starting at `from`: `<table>_<d|w|m><YYYYMMDD>`. */
+export function partitionName(target: Pick<ArchiveTarget, "table" | "partition">, from: number): string {
+  return `${target.table}_${SPAN_LETTER[target.partition]}${new Date(from).toISOString().slice(0, 10).replace(/-/g, "")}`;
+}
+
+/** Reads a partition name back into its bounds (undefined for a table this hook did not name). */
+export function parsePartitionName(table: string, name: string): { from: number; to: number; span: ArchiveTarget["partition"] } | undefined {
+  const match = new RegExp(`^${table}_([dwm])(\\d{4})(\\d{2})(\\d{2})$`).exec(name);
+  if (!match) return undefined;
+  const span = ({ d: "day", w: "week", m: "month" } as const)[match[1] as "d" | "w" | "m"];
+  const from = Date.UTC(Number(match[2]), Number(match[3]) - 1, Number(match[4]));
+  const bounds = partitionBounds(span, from);
+  return bounds.from === from ? { ...bounds, span } : undefined;
+}
+
+function lockKey(target: ArchiveTarget): string {
+  return `reclaim-offload:${target.schema}.${target.table}`;
+}
+
+/**
+ * Runs one DDL step in its own transaction, under the archive's advisory lock (so replicas starting at once take
+ * turns) and with `lock_timeout`: a lock conflict rolls back this step only and rejects with Postgres' error.
+ */
+export async function ddlStep<T>(pool: Pool, target: ArchiveTarget, step: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(target.lockTimeout))}`);
+    await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [lockKey(target)]);
+    const result = await step(client);
+    await client.query("COMMIT");
+    return result;
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Creates the archive table (and its schema and indexes) when it is missing. Idempotent and safe when two replicas
+ * start at once: the check is repeated under the advisory lock. A table that exists costs one query.
+ */
+export async function ensureArchiveTable(pool: Pool, target: ArchiveTarget): Promise<void> {
+  const exists = await pool.query("SELECT to_regclass($1) IS NOT NULL AS present", [qualified(target)]);
+  if (exists.rows[0]?.present) return;
+  await ddlStep(pool, target, async (client) => {
+    const again = await client.query("SELECT to_regclass($1) IS NOT NULL AS present, to_regnamespace($2) IS NOT NULL AS schema", [qualified(target), quoteIdent(target.schema)]);
+    if (again.rows[0]?.present) return;
+    if (!again.rows[0]?.schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(target.schema)}`);
+    await client.query(`CREATE TABLE ${qualified(target)} (
+      key text NOT NULL,
+      kind text NOT NULL,
+      redis_type text NOT NULL,
+      payload jsonb NOT NULL,
+      record_time timestamptz NOT NULL,
+      archived_at timestamptz NOT NULL DEFAULT now(),
+      digest bytea NOT NULL,
+      PRIMARY KEY (key, record_time, digest)
+    ) PARTITION BY RANGE (record_time)`);
+    await client.query(`CREATE INDEX ${quoteIdent(`${target.table}_kind_time`)} ON ${qualified(target)} (kind, record_time)`);
+  });
+}
+
+/** The partitions of the archive table: name → bounds (null for partitions this hook did not name). */
+export async function listPartitions(db: Pool | PoolClient, target: ArchiveTarget): Promise<Map<string, { from: number; to: number } | null>> {
+  const result = await db.query<{ name: string }>(
+    `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass($1)`,
+    [qualified(target)],
+  );
+  return new Map(result.rows.map((row) => [row.name, parsePartitionName(target.table, row.name) ?? null]));
+}
+
+/**
+ * Creates (as a plain table, then ATTACH PARTITION, which takes only SHARE UPDATE EXCLUSIVE on the parent) the
+ * partition starting at `from`, unless it exists. One DDL step: rejects on a lock conflict or an overlapping
+ * partition, leaving nothing behind.
+ */
+export async function ensurePartition(pool: Pool, target: ArchiveTarget, from: number): Promise<string> {
+  const name = partitionName(target, from);
+  const { to } = partitionBounds(target.partition, from);
+  await ddlStep(pool, target, async (client) => {
+    const partitions = await listPartitions(client, target);
+    if (partitions.has(name)) return;
+    const partition = `${quoteIdent(target.schema)}.${quoteIdent(name)}`;
+    await client.query(`CREATE TABLE IF NOT EXISTS ${partition} (LIKE ${qualified(target)} INCLUDING DEFAULTS)`);
+    await client.query(
+      `ALTER TABLE ${qualified(target)} ATTACH PARTITION ${partition} FOR VALUES FROM ('${new Date(from).toISOString()}') TO ('${new Date(to).toISOString()}')`,
+    );
+  });
+  return name;
+}
+
+/** Inserts a batch in one statement; rows already archived (same key, time and content) are skipped. Returns rows inserted. */
+export async function insertRows(client: Pool | PoolClient, target: ArchiveTarget, rows: readonly ArchiveRow[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  const result = await client.query(
+    `INSERT INTO ${qualified(target)} (key, kind, redis_type, payload, record_time, digest)
+     SELECT k, c, r, p::jsonb, t, d FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::bytea[]) AS u(k, c, r, p, t, d)
+     ON CONFLICT DO NOTHING`,
+    [
+      rows.map((r) => r.key),
+      rows.map((r) => r.kind),
+      rows.map((r) => r.redisType),
+      rows.map((r) => r.payload),
+      rows.map((r) => new Date(r.time).toISOString()),
+      rows.map((r) => r.digest),
+    ],
+  );
+  return result.rowCount ?? 0;
+}
+
+/** Rows and payload bytes in the archive, by kind. */
+export async function archiveStats(pool: Pool, target: ArchiveTarget): Promise<Map<string, { rows: number; bytes: number }>> {
+  const result = await pool.query<{ kind: string; rows: string; bytes: string }>(
+    `SELECT kind, count(*)::bigint AS rows, coalesce(sum(pg_column_size(payload)), 0)::bigint AS bytes FROM ${qualified(target)} GROUP BY kind`,
+  );
+  return new Map(result.rows.map((row) => [row.kind, { rows: Number(row.rows), bytes: Number(row.bytes) }]));
+}

@@ -1,0 +1,191 @@
+// Benchmark: offload 750,000 of 1,000,000 completion records (~500-byte JSON strings, the other 250,000 inside hotFor)
+// from a Redis of its own to Postgres, against
+//   - the naive loop (GET, INSERT, DEL one record at a time) on a 20,000-record sample, extrapolated to 750,000;
+//   - the floor: COPY of the same 750,000 payloads from a file into an equivalent table + a pipelined UNLINK of the keys.
+// Meanwhile a separate client PINGs the Redis back to back (max and p99 latency), and the pass runs in its own process
+// (peak RSS). Prints times, ratios and figures.
+//
+//   pnpm build
+//   node packages/redis-offload/bench/offload_bench.mjs
+//
+// RECORDS (default 1000000), SAMPLE (naive loop, default 20000), RUNS (A/B rounds, default 1), DATABASE_URL (a
+// schema `bench_offload` is created and dropped), REDIS_SERVER (default redis-server; started on a free port).
+import { execFile, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { once } from "node:events";
+import { mkdtempSync, rmSync, writeFileSync, createReadStream } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir, loadavg } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { Redis } from "ioredis";
+import pg from "pg";
+
+const RECORDS = Number(process.env.RECORDS ?? 1_000_000);
+const OLD = Math.round(RECORDS * 0.75);
+const SAMPLE = Number(process.env.SAMPLE ?? 20_000);
+const RUNS = Number(process.env.RUNS ?? 1);
+const BATCH = Number(process.env.BATCH ?? 500);
+const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5439/postgres";
+const DAY = 86_400_000;
+const NOW = Date.now();
+const SCHEMA = "bench_offload";
+const here = new URL(".", import.meta.url).pathname;
+
+const dir = mkdtempSync(join(tmpdir(), "offload-bench-"));
+const port = await freePort();
+const server = spawn(process.env.REDIS_SERVER ?? "redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], { stdio: "ignore" });
+const redisUrl = `redis://127.0.0.1:${port}`;
+const redis = new Redis(redisUrl, { retryStrategy: (n) => (n > 50 ? null : 100) });
+redis.on("error", () => undefined); // the server may take a moment to listen
+const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 4 });
+try {
+  await redis.ping();
+  await pool.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
+  await pool.query(`CREATE SCHEMA ${SCHEMA}`);
+  const results = [];
+  for (let run = 0; run < RUNS; run++) results.push(await round(run));
+  report(results);
+} finally {
+  await pool.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`).catch(() => undefined);
+  await pool.end();
+  redis.disconnect();
+  server.kill();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function key(i) {
+  return `worker:completion:${String(i).padStart(7, "0")}`;
+}
+
+function record(i) {
+  const old = i < OLD;
+  const completedAt = old ? NOW - (8 + (i % 50)) * DAY - (i % 86_400) * 1000 : NOW - (i % 6) * DAY;
+  const body = { job_id: `job-${i}`, worker: `worker-${i % 64}`, completed_at: completedAt, status: "completed", attestation: "" };
+  body.attestation = "a".repeat(500 - JSON.stringify(body).length);
+  return JSON.stringify(body);
+}
+
+async function seed(from, to) {
+  for (let start = from; start < to; start += 10_000) {
+    const batch = redis.pipeline();
+    for (let i = start; i < Math.min(to, start + 10_000); i++) batch.set(key(i), record(i));
+    await batch.exec();
+  }
+}
+
+async function round(run) {
+  const out = { load: loadavg().map((l) => l.toFixed(2)).join(" ") };
+  // A: ours
+  await redis.flushall(); // our own server
+  await seed(0, RECORDS);
+  await pool.query(`DROP TABLE IF EXISTS ${SCHEMA}.reclaim_archive, ${SCHEMA}.floor, ${SCHEMA}.naive`);
+  const options = { sources: [{ match: "worker:completion:*", kind: "completed", timeField: "completed_at", hotFor: "7d", archiveFor: "90d" }], schema: SCHEMA, batchSize: BATCH };
+  const pings = startPings();
+  const child = execFileAsync(process.execPath, [...(process.env.OURS_NODE_ARGS ?? "").split(" ").filter(Boolean), join(here, "_ours.mjs"), JSON.stringify({ redisUrl, databaseUrl: DATABASE_URL, options, now: NOW })], { maxBuffer: 1 << 24 });
+  const { stdout, stderr } = await child;
+  if (process.env.VERBOSE || !stdout.includes("\"outcome\":\"success\"")) process.stderr.write(stderr);
+  out.ping = await pings.stop();
+  const ours = JSON.parse(stdout.trim().split("\n").pop());
+  out.ours = ours;
+  const left = await redis.dbsize();
+  const archived = Number((await pool.query(`SELECT count(*) FROM ${SCHEMA}.reclaim_archive`)).rows[0].count);
+  if (left !== RECORDS - OLD || archived !== OLD) throw new Error(`ours: ${left} keys left, ${archived} archived`);
+  console.error(`run ${run}: ours ${(ours.ms / 1000).toFixed(1)} s, ${ours.maxRssMiB.toFixed(0)} MiB, ping max ${out.ping.max.toFixed(1)} ms`);
+
+  // B: floor — the same 750,000 payloads: COPY from a file into an equivalent table, then a pipelined UNLINK.
+  await seed(0, OLD);
+  const file = join(dir, "floor.tsv");
+  writeFileSync(
+    file,
+    Array.from({ length: OLD }, (_, i) => {
+      const value = record(i);
+      const digest = createHash("sha1").update("s").update(value).digest("hex");
+      return `${key(i)}\tcompleted\tstring\t${value.replace(/\\/g, "\\\\")}\t${new Date(JSON.parse(value).completed_at).toISOString()}\t\\\\x${digest}\n`;
+    }).join(""),
+  );
+  await pool.query(
+    `CREATE TABLE ${SCHEMA}.floor (key text NOT NULL, kind text NOT NULL, redis_type text NOT NULL, payload jsonb NOT NULL, record_time timestamptz NOT NULL,
+       archived_at timestamptz NOT NULL DEFAULT now(), digest bytea NOT NULL, PRIMARY KEY (key, record_time, digest)) PARTITION BY RANGE (record_time)`,
+  );
+  await pool.query(`CREATE INDEX ON ${SCHEMA}.floor (kind, record_time)`);
+  await pool.query(`CREATE TABLE ${SCHEMA}.floor_all PARTITION OF ${SCHEMA}.floor FOR VALUES FROM (MINVALUE) TO (MAXVALUE)`);
+  const floorPings = startPings();
+  let t = performance.now();
+  await promisify(execFile)("psql", [DATABASE_URL, "-q", "-c", `\\copy ${SCHEMA}.floor (key, kind, redis_type, payload, record_time, digest) FROM '${file}'`]);
+  const copyMs = performance.now() - t;
+  t = performance.now();
+  for (let start = 0; start < OLD; start += 1_000) {
+    const batch = redis.pipeline();
+    batch.unlink(...Array.from({ length: Math.min(1_000, OLD - start) }, (_, j) => key(start + j)));
+    await batch.exec();
+  }
+  const unlinkMs = performance.now() - t;
+  out.floorPing = await floorPings.stop();
+  out.floor = { copyMs, unlinkMs, ms: copyMs + unlinkMs };
+  console.error(`run ${run}: floor ${((copyMs + unlinkMs) / 1000).toFixed(1)} s (COPY ${(copyMs / 1000).toFixed(1)} s + UNLINK ${(unlinkMs / 1000).toFixed(1)} s)`);
+
+  // Naive: GET, INSERT, DEL one record at a time, on a sample.
+  await seed(0, SAMPLE);
+  await pool.query(`CREATE TABLE ${SCHEMA}.naive (key text PRIMARY KEY, payload jsonb NOT NULL, record_time timestamptz NOT NULL)`);
+  t = performance.now();
+  for (let i = 0; i < SAMPLE; i++) {
+    const value = await redis.get(key(i));
+    await pool.query(`INSERT INTO ${SCHEMA}.naive (key, payload, record_time) VALUES ($1, $2, $3)`, [key(i), value, new Date(JSON.parse(value).completed_at)]);
+    await redis.del(key(i));
+  }
+  const naiveMs = performance.now() - t;
+  out.naive = { sampleMs: naiveMs, extrapolatedMs: (naiveMs * OLD) / SAMPLE };
+  console.error(`run ${run}: naive ${SAMPLE} in ${(naiveMs / 1000).toFixed(1)} s -> ${((naiveMs * OLD) / SAMPLE / 1000).toFixed(0)} s for ${OLD}`);
+  out.loadAfter = loadavg().map((l) => l.toFixed(2)).join(" ");
+  return out;
+}
+
+function report(results) {
+  for (const [i, r] of results.entries()) {
+    console.log(
+      [
+        `run ${i} (load average ${r.load} -> ${r.loadAfter})`,
+        `  ours:  ${(r.ours.ms / 1000).toFixed(1)} s for ${OLD} of ${RECORDS} records; peak RSS ${r.ours.maxRssMiB.toFixed(0)} MiB`,
+        `  floor: ${(r.floor.ms / 1000).toFixed(1)} s (COPY ${(r.floor.copyMs / 1000).toFixed(1)} s + pipelined UNLINK ${(r.floor.unlinkMs / 1000).toFixed(1)} s) -> ours / floor = ${(r.ours.ms / r.floor.ms).toFixed(2)}x`,
+        `  naive: ${(r.naive.sampleMs / 1000).toFixed(1)} s for ${SAMPLE} -> ${(r.naive.extrapolatedMs / 1000).toFixed(0)} s extrapolated -> naive / ours = ${(r.naive.extrapolatedMs / r.ours.ms).toFixed(1)}x`,
+        `  PING from a separate client during our pass: max ${r.ping.max.toFixed(1)} ms, p99 ${r.ping.p99.toFixed(2)} ms (${r.ping.count} pings); during the floor: max ${r.floorPing.max.toFixed(1)} ms`,
+      ].join("\n"),
+    );
+  }
+}
+
+function startPings() {
+  const client = new Redis(redisUrl);
+  const samples = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const t = performance.now();
+      await client.ping();
+      samples.push(performance.now() - t);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      client.disconnect();
+      samples.sort((a, b) => a - b);
+      return { max: samples.at(-1) ?? 0, p99: samples[Math.floor(samples.length * 0.99)] ?? 0, count: samples.length };
+    },
+  };
+}
+
+function execFileAsync(file, args, options) {
+  return promisify(execFile)(file, args, options);
+}
+
+async function freePort() {
+  const s = createServer();
+  await new Promise((resolve) => s.listen(0, "127.0.0.1", resolve));
+  const { port } = s.address();
+  await new Promise((resolve) => s.close(resolve));
+  return port;
+}

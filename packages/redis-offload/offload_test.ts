@@ -1,0 +1,193 @@
+import { createRunner } from "@reclaim/core";
+import { freePort, memorySpans } from "@reclaim/core/testing";
+import pg from "pg";
+import { Registry } from "prom-client";
+import { describe, expect, it } from "vitest";
+import { createRedisOffloadHook, type RedisOffloadHookOptions, type RedisOffloadReport } from "./offload.ts";
+import { archivedRows, DAY, openStores, partitions, type Stores } from "./_test_fixture.ts";
+
+const NOW = Date.now();
+
+function sources(prefix: string) {
+  return [
+    { match: `${prefix}completion:*`, kind: "completed", timeField: "completed_at", hotFor: "7d", archiveFor: "90d", index: `${prefix}jobs:completed` },
+    { match: `${prefix}failure:*`, kind: "failed", timeField: "failed_at", hotFor: "14d", archiveFor: "180d" },
+  ];
+}
+
+function hook(stores: Stores, extra: Partial<RedisOffloadHookOptions> = {}) {
+  return createRedisOffloadHook({ sources: sources(stores.prefix), schema: stores.schema, batchSize: 7, redis: stores.redis, postgres: stores.pool, ...extra });
+}
+
+async function pass(h: ReturnType<typeof hook>, options: { dryRun?: boolean; registry?: Registry; tracer?: ReturnType<typeof memorySpans>["tracer"] } = {}) {
+  const result = await createRunner(h, { enabled: true, now: () => NOW, ...options }).runOnce();
+  return result as typeof result & { report?: RedisOffloadReport };
+}
+
+describe("createRedisOffloadHook()", () => {
+  it("archives hashes and JSON strings past hotFor with their payload, then deletes them and their index member from Redis", async () => {
+    await using stores = await openStores();
+    const { redis, prefix } = stores;
+    // completion records: hashes with epoch-ms, epoch-s and ISO times; one hot
+    await redis.hset(`${prefix}completion:a`, { completed_at: String(NOW - 8 * DAY), job: "a", result: "ok" });
+    await redis.hset(`${prefix}completion:b`, { completed_at: String(Math.floor((NOW - 30 * DAY) / 1000)), job: "b" });
+    await redis.set(`${prefix}completion:c`, JSON.stringify({ completed_at: new Date(NOW - 10 * DAY).toISOString(), nested: { n: 1.5, list: [1, "x"] } }));
+    await redis.hset(`${prefix}completion:hot`, { completed_at: String(NOW - 1 * DAY) });
+    await redis.zadd(`${prefix}jobs:completed`, 1, "a", 2, "b", 3, "c", 4, "hot");
+    // failure records: one past 14 d, one at 10 d (hot for failures)
+    await redis.set(`${prefix}failure:x`, JSON.stringify({ failed_at: Math.floor((NOW - 20 * DAY) / 1000), reason: "boom" }));
+    await redis.set(`${prefix}failure:y`, JSON.stringify({ failed_at: NOW - 10 * DAY }));
+
+    const { outcome, report, error } = await pass(hook(stores));
+    expect(error).toBeUndefined();
+    expect(outcome).toBe("success");
+    expect(await redis.exists(`${prefix}completion:a`, `${prefix}completion:b`, `${prefix}completion:c`, `${prefix}failure:x`)).toBe(0);
+    expect(await redis.exists(`${prefix}completion:hot`, `${prefix}failure:y`)).toBe(2);
+    expect(await redis.zrange(`${prefix}jobs:completed`, "0", "-1")).toEqual(["hot"]);
+
+    const rows = await archivedRows(stores.pool, stores.schema);
+    expect([...rows.keys()].sort()).toEqual([`${prefix}completion:a`, `${prefix}completion:b`, `${prefix}completion:c`, `${prefix}failure:x`]);
+    expect(rows.get(`${prefix}completion:a`)).toEqual([{ kind: "completed", redis_type: "hash", payload: { completed_at: String(NOW - 8 * DAY), job: "a", result: "ok" }, record_time: new Date(NOW - 8 * DAY) }]);
+    expect(rows.get(`${prefix}completion:b`)?.[0]?.record_time).toEqual(new Date(Math.floor((NOW - 30 * DAY) / 1000) * 1000));
+    expect(rows.get(`${prefix}completion:c`)?.[0]).toMatchObject({ redis_type: "string", payload: { nested: { n: 1.5, list: [1, "x"] } } });
+    expect(rows.get(`${prefix}failure:x`)?.[0]).toMatchObject({ kind: "failed", payload: { reason: "boom" } });
+    expect(report?.sources.map((s) => [s.kind, s.due, s.archived, s.deleted, s.hot])).toEqual([["completed", 3, 3, 3, 1], ["failed", 1, 1, 1, 1]]);
+    expect(report?.removedByKind).toEqual({ completed: 3, failed: 1 });
+  });
+
+  it("never touches a record without a readable time, another type, or a string that is not JSON, and counts them", async () => {
+    await using stores = await openStores();
+    const { redis, prefix } = stores;
+    await redis.hset(`${prefix}completion:no-time`, { job: "x" });
+    await redis.hset(`${prefix}completion:bad-time`, { completed_at: "yesterday-ish" });
+    await redis.set(`${prefix}completion:json-no-time`, JSON.stringify({ other: 1 }));
+    await redis.set(`${prefix}completion:plain`, "not json at all");
+    await redis.rpush(`${prefix}completion:list`, "a");
+    await redis.set(`${prefix}completion:nul`, JSON.stringify({ completed_at: NOW - 30 * DAY, text: "a\u0000b" }));
+    const registry = new Registry();
+    const { report } = await pass(hook(stores, { registry, name: "jobs-offload" }));
+    expect(report?.sources[0]).toMatchObject({ undatable: 3, other: 3, due: 0, deleted: 0 });
+    expect(await redis.exists(`${prefix}completion:no-time`, `${prefix}completion:bad-time`, `${prefix}completion:json-no-time`, `${prefix}completion:plain`, `${prefix}completion:list`, `${prefix}completion:nul`)).toBe(6);
+    expect((await archivedRows(stores.pool, stores.schema)).size).toBe(0);
+    expect(await registry.getSingleMetricAsString("reclaim_offload_undatable_records")).toContain('reclaim_offload_undatable_records{hook="jobs-offload",kind="completed"} 3');
+  });
+
+  it("leaves a record rewritten between the commit and the delete in Redis, and archives its new content on the next pass", async () => {
+    await using stores = await openStores();
+    const { redis, prefix } = stores;
+    const key = `${prefix}completion:r`;
+    await redis.hset(key, { completed_at: String(NOW - 9 * DAY), attempt: "1" });
+    await redis.zadd(`${prefix}jobs:completed`, 1, "r");
+    let rewrites = 0;
+    const registry = new Registry();
+    const h = hook(stores, {
+      registry,
+      onArchived: async ({ keys }) => {
+        if (keys.includes(key) && rewrites++ === 0) await redis.hset(key, { attempt: "2" });
+      },
+    });
+    const first = await pass(h, { registry });
+    expect(first.report?.sources[0]).toMatchObject({ archived: 1, deleted: 0, skippedChanged: 1 });
+    expect(await redis.hgetall(key)).toEqual({ completed_at: String(NOW - 9 * DAY), attempt: "2" });
+    expect(await redis.zrange(`${prefix}jobs:completed`, "0", "-1")).toEqual(["r"]);
+    expect(first.report?.sources[0]?.lagSeconds).toBeCloseTo(2 * 86_400, 0);
+    expect(await registry.getSingleMetricAsString("reclaim_offload_skipped_changed_total")).toContain('kind="completed"} 1');
+
+    const second = await pass(h, { registry });
+    expect(second.report?.sources[0]).toMatchObject({ archived: 1, deleted: 1, skippedChanged: 0, lagSeconds: 0 });
+    expect(await redis.exists(key)).toBe(0);
+    const versions = (await archivedRows(stores.pool, stores.schema)).get(key)!.map((row) => row.payload);
+    expect(versions).toEqual([{ completed_at: String(NOW - 9 * DAY), attempt: "1" }, { completed_at: String(NOW - 9 * DAY), attempt: "2" }]);
+  });
+
+  it("never writes a duplicate row when a pass re-archives records a killed pass had already committed", async () => {
+    await using stores = await openStores();
+    const { redis, prefix } = stores;
+    for (let i = 0; i < 20; i++) await redis.set(`${prefix}failure:${i}`, JSON.stringify({ failed_at: NOW - 20 * DAY - i }));
+    // the "killed" pass: archived, never deleted
+    const first = await pass(hook(stores, { onArchived: () => { throw new Error("ignored"); } }));
+    expect(first.report?.sources[1]?.deleted).toBe(20); // a failing callback changes nothing
+    for (let i = 0; i < 20; i++) await redis.set(`${prefix}failure:${i}`, JSON.stringify({ failed_at: NOW - 20 * DAY - i }));
+    const again = await pass(hook(stores));
+    expect(again.report?.sources[1]).toMatchObject({ due: 20, archived: 0, deleted: 20 });
+    const rows = await archivedRows(stores.pool, stores.schema);
+    expect([...rows.values()].every((versions) => versions.length === 1)).toBe(true);
+  });
+
+  it("deletes nothing from Redis when Postgres is down", async () => {
+    await using stores = await openStores();
+    const { redis, prefix } = stores;
+    await redis.hset(`${prefix}completion:a`, { completed_at: String(NOW - 30 * DAY) });
+    const down = new pg.Pool({ connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/postgres`, connectionTimeoutMillis: 2_000 });
+    try {
+      const { outcome, error } = await pass(hook(stores, { postgres: down }));
+      expect(outcome).toBe("failure");
+      expect(error).toMatch(/ECONNREFUSED/);
+    } finally {
+      await down.end();
+    }
+    expect(await redis.hgetall(`${prefix}completion:a`)).toEqual({ completed_at: String(NOW - 30 * DAY) });
+  });
+
+  it("deletes nothing from Redis when Postgres refuses the writes", async () => {
+    await using stores = await openStores();
+    const { redis, prefix } = stores;
+    await pass(hook(stores)); // creates the archive table
+    await redis.hset(`${prefix}completion:a`, { completed_at: String(NOW - 30 * DAY) });
+    const readOnly = new pg.Pool({ connectionString: process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5439/postgres", options: "-c default_transaction_read_only=on" });
+    try {
+      const { outcome, error } = await pass(hook(stores, { postgres: readOnly }));
+      expect(outcome).toBe("failure");
+      expect(error).toMatch(/read-only transaction/);
+    } finally {
+      await readOnly.end();
+    }
+    expect(await redis.exists(`${prefix}completion:a`)).toBe(1);
+    expect((await archivedRows(stores.pool, stores.schema)).size).toBe(0);
+  });
+
+  it("--dry-run counts what each source would archive and writes nothing to Redis or Postgres", async () => {
+    await using stores = await openStores();
+    const { redis, prefix } = stores;
+    await redis.hset(`${prefix}completion:a`, { completed_at: String(NOW - 30 * DAY) });
+    await redis.hset(`${prefix}completion:b`, { completed_at: String(NOW - 1 * DAY) });
+    await redis.set(`${prefix}failure:x`, JSON.stringify({ failed_at: NOW - 30 * DAY }));
+    await redis.zadd(`${prefix}jobs:completed`, 1, "a");
+    const { report } = await pass(hook(stores), { dryRun: true });
+    expect(report?.sources.map((s) => [s.kind, s.due, s.hot])).toEqual([["completed", 1, 1], ["failed", 1, 0]]);
+    expect(report?.removed).toBe(2);
+    expect(await redis.exists(`${prefix}completion:a`, `${prefix}completion:b`, `${prefix}failure:x`)).toBe(3);
+    expect(await redis.zcard(`${prefix}jobs:completed`)).toBe(1);
+    const table = await stores.pool.query("SELECT to_regnamespace($1) AS schema", [stores.schema]);
+    expect(table.rows[0].schema).toBeNull();
+  });
+
+  it("creates the archive table once when two replicas start at the same instant, with partitions ahead of now", async () => {
+    await using stores = await openStores();
+    const results = await Promise.all([pass(hook(stores, { partition: "day", partitionsAhead: 3 })), pass(hook(stores, { partition: "day", partitionsAhead: 3 }))]);
+    expect(results.map((r) => r.error)).toEqual([undefined, undefined]);
+    const names = await partitions(stores.pool, stores.schema);
+    const day = (offset: number) => new Date(NOW + offset * DAY).toISOString().slice(0, 10).replace(/-/g, "");
+    expect(names).toEqual([0, 1, 2, 3].map((offset) => `reclaim_archive_d${day(offset)}`));
+  });
+
+  it("records metrics with the hook label and a span named 'offload redis'", async () => {
+    await using stores = await openStores();
+    const { redis, prefix } = stores;
+    await redis.set(`${prefix}failure:x`, JSON.stringify({ failed_at: NOW - 20 * DAY, reason: "boom" }));
+    await redis.hset(`${prefix}completion:old`, { completed_at: String(NOW - 8 * DAY) });
+    const registry = new Registry();
+    const spans = memorySpans();
+    await pass(hook(stores, { registry, name: "jobs-offload" }), { registry, tracer: spans.tracer });
+    const text = await registry.metrics();
+    expect(text).toContain('reclaim_offload_archived_total{hook="jobs-offload",kind="failed"} 1');
+    expect(text).toContain('reclaim_offload_deleted_total{hook="jobs-offload",kind="completed"} 1');
+    expect(text).toMatch(/reclaim_offload_archive_rows\{hook="jobs-offload",kind="failed"\} 1/);
+    expect(text).toMatch(/reclaim_offload_archive_bytes\{hook="jobs-offload",kind="failed"\} [1-9]\d*/);
+    expect(text).toContain('reclaim_offload_lag_seconds{hook="jobs-offload",kind="completed"} 0');
+    expect(text).toContain('reclaim_removed_total{hook="jobs-offload",kind="failed"} 1');
+    const [span] = await spans.spans();
+    expect(span?.name).toBe("offload redis");
+    expect(span?.attributes["reclaim.offload.deleted"]).toBe(2);
+  });
+});

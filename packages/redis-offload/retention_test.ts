@@ -1,0 +1,125 @@
+import { createRunner } from "@reclaim/core";
+import { Registry } from "prom-client";
+import { describe, expect, it } from "vitest";
+import { createRedisOffloadHook, type RedisOffloadHookOptions, type RedisOffloadReport } from "./offload.ts";
+import { archivedRows, DAY, openStores, partitions, type Stores } from "./_test_fixture.ts";
+
+const NOW = Date.UTC(2026, 11, 1, 12);
+
+function hook(stores: Stores, extra: Partial<RedisOffloadHookOptions> = {}) {
+  return createRedisOffloadHook({
+    sources: [
+      { match: `${stores.prefix}done:*`, kind: "completed", timeField: "at", hotFor: "7d", archiveFor: "90d" },
+      { match: `${stores.prefix}fail:*`, kind: "failed", timeField: "at", hotFor: "14d", archiveFor: "180d" },
+    ],
+    schema: stores.schema,
+    partition: "day",
+    partitionsAhead: 0,
+    lockTimeout: "200ms",
+    retentionBatch: 2,
+    redis: stores.redis,
+    postgres: stores.pool,
+    ...extra,
+  });
+}
+
+async function pass(stores: Stores, extra: Partial<RedisOffloadHookOptions> = {}) {
+  const result = await createRunner(hook(stores, extra), { enabled: true, now: () => NOW, ...(extra.registry ? { registry: extra.registry } : {}) }).runOnce();
+  return result as typeof result & { report?: RedisOffloadReport };
+}
+
+const day = (daysAgo: number) => `reclaim_archive_d${new Date(NOW - daysAgo * DAY).toISOString().slice(0, 10).replace(/-/g, "")}`;
+
+async function record(stores: Stores, key: string, daysAgo: number, hours = 0) {
+  await stores.redis.set(`${stores.prefix}${key}`, JSON.stringify({ at: NOW - daysAgo * DAY + hours * 3_600_000 }));
+}
+
+describe("archive retention", () => {
+  it("drops a partition only when every row in it is past its kind's window, and deletes the other past-window rows in batches", async () => {
+    await using stores = await openStores();
+    // 200 days ago: completed and failed, both past their windows -> the partition goes
+    await record(stores, "done:old", 200);
+    await record(stores, "fail:old", 200);
+    // 100 days ago: completed past 90 d, failed inside 180 d -> the partition stays, the completed rows go
+    for (let i = 0; i < 5; i++) await record(stores, `done:mixed${i}`, 100, i);
+    await record(stores, "fail:mixed", 100);
+    // 30 days ago: both inside their windows
+    await record(stores, "done:recent", 30);
+    await record(stores, "fail:recent", 30);
+    const registry = new Registry();
+    const { report, error } = await pass(stores, { registry });
+    expect(error).toBeUndefined();
+    expect(report?.retention).toEqual({ partitionsDropped: [day(200)], rowsDeleted: { completed: 5 }, failedSteps: [] });
+    expect(await partitions(stores.pool, stores.schema)).toEqual([day(100), day(30), day(0)]);
+    const left = [...(await archivedRows(stores.pool, stores.schema)).keys()].map((key) => key.slice(stores.prefix.length)).sort();
+    expect(left).toEqual(["done:recent", "fail:mixed", "fail:recent"]);
+    expect(await registry.getSingleMetricAsString("reclaim_offload_retention_rows_total")).toContain('kind="completed"} 5');
+    expect(await registry.getSingleMetricAsString("reclaim_offload_partitions_dropped_total")).toContain("} 1");
+  });
+
+  it("never removes rows of a kind no source names, nor drops their partition", async () => {
+    await using stores = await openStores();
+    await record(stores, "done:old", 300);
+    await pass(stores, { sources: [{ match: `${stores.prefix}done:*`, kind: "completed", timeField: "at", hotFor: "7d", archiveFor: "365d" }] });
+    await stores.pool.query(`INSERT INTO "${stores.schema}".reclaim_archive (key, kind, redis_type, payload, record_time, digest) VALUES ('x', 'audit', 'string', '{}', $1, '\\x00')`, [new Date(NOW - 300 * DAY + 1000)]);
+    const { report } = await pass(stores);
+    expect(report?.retention).toMatchObject({ partitionsDropped: [], rowsDeleted: { completed: 1 } });
+    expect(await partitions(stores.pool, stores.schema)).toContain(day(300));
+    expect([...(await archivedRows(stores.pool, stores.schema)).keys()]).toEqual(["x"]);
+  });
+
+  it("a lock conflict fails the partition drop, not the pass, and keeps the partition until a later pass can drop it", async () => {
+    await using stores = await openStores();
+    await pass(stores);
+    await record(stores, "done:a", 95);
+    await record(stores, "fail:a", 10);
+    // archive the 95-day-old record with a window long enough to keep it...
+    await pass(stores, { sources: [{ match: `${stores.prefix}done:*`, kind: "completed", timeField: "at", hotFor: "7d", archiveFor: "365d" }] });
+    expect(await partitions(stores.pool, stores.schema)).toContain(day(95));
+    // ...then a reader holds the archive while the real windows apply.
+    const reader = await stores.pool.connect();
+    try {
+      await reader.query("BEGIN");
+      await reader.query(`SELECT count(*) FROM "${stores.schema}".reclaim_archive`);
+      const registry = new Registry();
+      const blocked = await pass(stores, { registry });
+      expect(blocked.outcome).toBe("success");
+      expect(blocked.report?.failedSteps).toEqual([expect.stringMatching(new RegExp(`^drop ${day(95)}: canceling statement due to lock timeout`))]);
+      expect(blocked.report?.retention?.rowsDeleted).toEqual({ completed: 1 }); // the batched delete still ran
+      expect(await partitions(stores.pool, stores.schema)).toContain(day(95));
+      expect(await registry.getSingleMetricAsString("reclaim_offload_ddl_failures_total")).toContain("} 1");
+    } finally {
+      await reader.query("ROLLBACK");
+      reader.release();
+    }
+    const after = await pass(stores);
+    expect(after.report?.failedSteps).toEqual([]);
+    expect(after.report?.retention?.partitionsDropped).toEqual([day(95)]);
+  });
+
+  it("a partition that cannot be created under lock_timeout defers its records (left in Redis) and the rest of the pass goes on", async () => {
+    await using stores = await openStores();
+    await pass(stores);
+    await record(stores, "done:today-ish", 8);
+    await pass(stores); // the partition of 8 days ago exists now
+    await record(stores, "done:same-day", 8, 1);
+    await record(stores, "done:new-day", 9);
+    const holder = await stores.pool.connect();
+    try {
+      await holder.query("BEGIN");
+      await holder.query(`LOCK TABLE "${stores.schema}".reclaim_archive IN SHARE UPDATE EXCLUSIVE MODE`); // as VACUUM or ANALYZE would
+      const { outcome, report } = await pass(stores);
+      expect(outcome).toBe("success");
+      expect(report?.failedSteps).toEqual([expect.stringMatching(new RegExp(`^create ${day(9)}: canceling statement due to lock timeout`))]);
+      expect(report?.sources[0]).toMatchObject({ archived: 1, deleted: 1, deferred: 1 });
+      expect(report?.sources[0]?.lagSeconds).toBeCloseTo(2 * 86_400, 0);
+    } finally {
+      await holder.query("ROLLBACK");
+      holder.release();
+    }
+    expect(await stores.redis.exists(`${stores.prefix}done:new-day`)).toBe(1);
+    expect(await stores.redis.exists(`${stores.prefix}done:same-day`)).toBe(0);
+    const { report } = await pass(stores);
+    expect(report?.sources[0]).toMatchObject({ archived: 1, deleted: 1, deferred: 0 });
+  });
+});
