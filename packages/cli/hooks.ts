@@ -1,4 +1,5 @@
 import type { HookDefinition } from "@reclaim/core";
+import { cdnUrlsDefinition } from "@reclaim/cdn-urls";
 import { diskDefinition } from "@reclaim/disk";
 import { dockerImagesDefinition } from "@reclaim/docker-images";
 import { eventLogDefinition } from "@reclaim/event-log";
@@ -17,5 +18,6 @@ export const definitions: readonly HookDefinition[] = [
   sqliteCompactorDefinition,
   redisTtlDefinition,
   redisOffloadDefinition,
+  cdnUrlsDefinition,
   worktreesDefinition,
 ] as readonly HookDefinition[];
