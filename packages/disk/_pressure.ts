@@ -4,7 +4,7 @@ import { throwIfAborted } from "@reclaim/core";
 import { readDiskUsage, type DiskUsage } from "./disk_usage.ts";
 import { OldestSelection } from "./_oldest_selection.ts";
 import { scanTrees, type ScanTotals } from "./_scan.ts";
-import type { ChunkConfig } from "./_scan_chunk.ts";
+import type { ChunkConfig } from "./_scan_config.ts";
 
 /** Inputs of one pressure sweep. */
 export interface PressureInput {

@@ -1,10 +1,12 @@
 import { lstatSync, opendirSync, readdirSync, realpathSync } from "node:fs";
-import * as fs from "node:fs";
+import { createRequire } from "node:module";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { availableParallelism } from "node:os";
+import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { throwIfAborted } from "@reclaim/core";
-import { CHUNK_WORKER_SOURCE, makeChunkProcessor, type ChunkConfig, type ChunkResult, type ChunkTask, type SkipCounts } from "./_scan_chunk.ts";
+import type { ChunkConfig } from "./_scan_config.ts";
+import { makeChunkProcessor, type ChunkResult, type ChunkTask, type SkipCounts } from "./_scan_chunk.ts";
 
 /** Names per chunk handed to a thread: big enough to amortise a message, small enough to balance. */
 const CHUNK_SIZE = 512;
@@ -16,6 +18,24 @@ const IN_FLIGHT_PER_WORKER = 3;
  * once (tmpfs reports 20 bytes per entry, ext4 at least 12).
  */
 const STREAM_DIRECTORY_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Starts a worker thread of a walk: `_scan_worker.js` beside this file in `dist`. From the TypeScript sources (tests:
+ * vitest resolves packages through their `source` condition) Node 20 cannot load `_scan_worker.ts` by itself, so
+ * the worker gets what `forkTs()` gives a child process: the `source` condition and core's test loader, which
+ * transpiles `.ts` files.
+ *
+ * @example
+ * ```ts
+ * const worker = startScanWorker(chunkConfig("audit", { root, rootDev }));
+ * worker.postMessage({ dir: `${root}/images`, names: ["a.png"] });
+ * ```
+ */
+export function startScanWorker(config: ChunkConfig): Worker {
+  if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./_scan_worker.js", import.meta.url), { workerData: config });
+  const loader = pathToFileURL(createRequire(import.meta.url).resolve("@reclaim/core/ts_loader.mjs")).href;
+  return new Worker(new URL("./_scan_worker.ts", import.meta.url), { workerData: config, execArgv: ["--conditions=source", "--import", loader] });
+}
 
 /** Totals of one walk. */
 export interface ScanTotals {
@@ -79,7 +99,7 @@ export async function scanTrees(startDirs: readonly string[], config: ChunkConfi
     options.onResult?.(result);
   };
   const pool = options.threads > 0 ? new ScanPool(options.threads, config, absorb) : null;
-  const local = makeChunkProcessor(config, fs);
+  const local = makeChunkProcessor(config);
   let sinceYield = 0;
   const submit = async (task: ChunkTask): Promise<void> => {
     if (options.signal) throwIfAborted(options.signal);
@@ -177,7 +197,7 @@ class ScanPool {
 
   constructor(threads: number, config: ChunkConfig, onResult: (result: ChunkResult) => void) {
     for (let i = 0; i < threads; i++) {
-      const slot: PoolWorker = { worker: new Worker(CHUNK_WORKER_SOURCE, { eval: true, workerData: config }), inFlight: 0 };
+      const slot: PoolWorker = { worker: startScanWorker(config), inFlight: 0 };
       slot.worker.on("message", (result: ChunkResult) => {
         slot.inFlight--;
         this.pending--;
@@ -189,7 +209,7 @@ class ScanPool {
         this.#wake();
       });
       slot.worker.on("error", (err) => {
-        this.#error ??= err;
+        this.#error ??= new Error(`disk scan worker failed: ${err.message}`, { cause: err });
         this.#wake();
       });
       slot.worker.on("exit", (code) => {

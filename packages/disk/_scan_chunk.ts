@@ -1,41 +1,13 @@
 /*
- * The per-file work of every disk walk: lstat each name of a chunk, apply the safety rules, then delete (age
- * sweep), collect (pressure sweep) or count (audit). It runs on worker threads, so `makeChunkProcessor` and
- * `chunkWorkerMain` are shipped to them as source text (`Function.prototype.toString`): they must stay
- * self-contained — no imports, no references to anything outside their own bodies except globals.
+ * The per-file work of every disk walk: lstat each name of a chunk, sort out what is not a regular file on the
+ * root's filesystem, then one function per mode: delete (age sweep), collect (pressure sweep) or count (audit).
+ * Runs on the calling thread and, through `_scan_worker.ts`, on worker threads: it is an ordinary module, but
+ * everything it imports is loaded by every worker at every walk, so keep to Node's own modules and small private
+ * files (`@reclaim/core` pulls in pino, prom-client and zod: that start-up would show in every sweep).
  */
-import type * as NodeFs from "node:fs";
-
-/** What a walk does with each eligible file. */
-export type ScanMode = "age" | "collect" | "audit";
-
-/** Per-walk settings, identical on every thread. Numbers are epoch milliseconds. */
-export interface ChunkConfig {
-  mode: ScanMode;
-  /** Length of the real root path; `path.slice(rootLength + 1)` is the root-relative path. */
-  rootLength: number;
-  /** `st_dev` of the root: anything on another filesystem is skipped and never descended. */
-  rootDev: number;
-  /** Files whose chosen timestamp is before this are eligible (age and collect modes). */
-  cutoff: number;
-  /** Files modified (mtime) after this are still being written: skipped. */
-  recentAfter: number;
-  /** 0 mtime, 1 ctime, 2 atime, 3 birthtime (mtime where the filesystem has no birth time). */
-  timestamp: 0 | 1 | 2 | 3;
-  dryRun: boolean;
-  /** Protect globs compiled to regular expressions: tested on the base name. */
-  protectName: Array<[source: string, flags: string]>;
-  /** Protect globs with a slash: tested on the root-relative path. */
-  protectPath: Array<[source: string, flags: string]>;
-  /** Names containing this are reclaim temp files: skipped. */
-  tempMarker: string;
-  /** Root-relative paths referenced from JSON stores: deleting one is reported back (age mode). */
-  referenced: string[] | null;
-  /** How many largest files each chunk reports (audit mode). */
-  top: number;
-  /** Use `lstatSync` even where the fs binding's stat array is available (tests compare the two). @default false */
-  portableStat?: boolean;
-}
+import { unlinkSync } from "node:fs";
+import type { ChunkConfig, ScanMode } from "./_scan_config.ts";
+import { ATIME, BIRTHTIME, BLOCKS, CTIME, DEV, MODE, MTIME, SIZE, statReader, type StatReader } from "./_stat_array.ts";
 
 /** A batch of names in one directory. */
 export interface ChunkTask {
@@ -66,7 +38,7 @@ export interface ChunkResult {
   skipped: SkipCounts;
   errors: number;
   errorSamples: string[];
-  /** Root-relative paths of deleted files that JSON stores reference (age mode). */
+  /** Age mode: root-relative paths of deleted files that JSON stores reference. */
   deletedReferenced: string[];
   /** Collect mode: candidates as parallel arrays. */
   candidates: { paths: string[]; ts: number[]; alloc: number[]; size: number[]; mtime: number[] } | null;
@@ -79,219 +51,215 @@ export interface ChunkResult {
 /** Processes one chunk; `viaBinding` says whether it stats through the fs binding's array (else `lstatSync`). */
 export type ChunkProcessor = ((task: ChunkTask) => ChunkResult) & { viaBinding: boolean };
 
+/** A walk's settings made ready for the per-file loop. */
+interface Walk {
+  config: ChunkConfig;
+  reader: StatReader;
+  /** Offset of the chosen timestamp in the stat array. */
+  timestampAt: number;
+  protectName: RegExp[];
+  protectPath: RegExp[];
+  referenced: Set<string> | null;
+}
+
+/** Where the chunk's files are: their directory with a trailing slash, and its root-relative form ("" in the root). */
+interface ChunkPlace {
+  prefix: string;
+  relPrefix: string;
+}
+
+const S_IFMT = 0o170000, S_IFDIR = 0o040000, S_IFREG = 0o100000, S_IFLNK = 0o120000;
+const TIMESTAMP_AT = { mtime: MTIME, ctime: CTIME, atime: ATIME, birthtime: BIRTHTIME } as const;
+const BY_MODE: Record<ScanMode, (walk: Walk, task: ChunkTask) => ChunkResult> = { age: ageChunk, collect: collectChunk, audit: auditChunk };
+
 /**
- * Builds the function that processes one chunk. Self-contained: shipped to worker threads as source.
+ * Builds the function that processes one chunk of a walk in `config.mode`.
  *
  * @example
  * ```ts
- * const run = makeChunkProcessor(config, fs);
- * const result = run({ dir: "/data/images", names: ["a.png"] });
+ * const run = makeChunkProcessor(chunkConfig("audit", { root, rootDev }));
+ * const result = run({ dir: `${root}/images`, names: ["a.png"] });
  * ```
  */
-export function makeChunkProcessor(config: ChunkConfig, fs: typeof NodeFs): ChunkProcessor {
-  const protectName = config.protectName.map(([source, flags]) => new RegExp(source, flags));
-  const protectPath = config.protectPath.map(([source, flags]) => new RegExp(source, flags));
-  const referenced = config.referenced ? new Set(config.referenced) : null;
-  const { mode, rootLength, rootDev, cutoff, recentAfter, timestamp, dryRun, tempMarker, top } = config;
-
-  // lstat without a Stats object per file. Node's own `lstatSync` calls the fs binding, which fills a shared
-  // Float64Array (dev, mode, nlink, uid, gid, rdev, blksize, ino, size, blocks, then seconds and nanoseconds of
-  // atime, mtime, ctime, birthtime), and then builds a Stats object with four Dates from it: a third of the CPU
-  // time per file. We read the array directly when the binding is there and agrees with `lstatSync` on a probe;
-  // otherwise (another Node, the permission model) we copy `lstatSync`'s result into an array of the same layout.
-  // Returns undefined for a vanished file; throws other errors like `lstatSync`.
-  const DEV = 0, MODE = 1, SIZE = 8, BLOCKS = 9, ATIME = 10, MTIME = 12, CTIME = 14, BIRTHTIME = 16;
-  const fromTimespec = (st: Float64Array, at: number): number => (st[at] as number) * 1000 + (st[at + 1] as number) / 1e6;
-  const copy = new Float64Array(18);
-  const viaStats = (path: string): Float64Array | undefined => {
-    const st = fs.lstatSync(path, { throwIfNoEntry: false, bigint: false });
-    if (st === undefined) return undefined;
-    copy[DEV] = st.dev;
-    copy[MODE] = st.mode;
-    copy[SIZE] = st.size;
-    copy[BLOCKS] = st.blocks;
-    copy[ATIME] = st.atimeMs;
-    copy[MTIME] = st.mtimeMs;
-    copy[CTIME] = st.ctimeMs;
-    copy[BIRTHTIME] = st.birthtimeMs;
-    return copy;
+export function makeChunkProcessor(config: ChunkConfig): ChunkProcessor {
+  const walk: Walk = {
+    config,
+    reader: statReader(config.portableStat),
+    timestampAt: TIMESTAMP_AT[config.timestamp],
+    protectName: config.protectName.map(([source, flags]) => new RegExp(source, flags)),
+    protectPath: config.protectPath.map(([source, flags]) => new RegExp(source, flags)),
+    referenced: config.referenced ? new Set(config.referenced) : null,
   };
-  /** Statted path to the chosen timestamp in epoch ms, exactly as Node computes `mtimeMs` & co. */
-  let msOf = (st: Float64Array, at: number): number => st[at] as number;
-  let statOf: (path: string) => Float64Array | undefined = viaStats;
-  try {
-    const proc = process as unknown as { permission?: unknown; binding?: (name: string) => { lstat?: unknown } };
-    const binding = !config.portableStat && proc.permission === undefined && typeof proc.binding === "function" ? proc.binding("fs") : undefined;
-    const lstat = binding?.lstat as ((path: string, bigint: false, req: undefined, throwIfNoEntry: boolean) => Float64Array | undefined) | undefined;
-    if (typeof lstat === "function") {
-      const direct = (path: string): Float64Array | undefined => lstat.call(binding, path, false, undefined, false);
-      const expected = fs.lstatSync("/");
-      const got = direct("/");
-      if (
-        got instanceof Float64Array &&
-        got[DEV] === expected.dev &&
-        got[MODE] === expected.mode &&
-        got[7] === expected.ino &&
-        got[SIZE] === expected.size &&
-        fromTimespec(got, MTIME) === expected.mtimeMs &&
-        direct(`/reclaim-probe-missing-${Math.random()}/x`) === undefined
-      ) {
-        statOf = direct;
-        msOf = fromTimespec;
-      }
-    }
-  } catch {
-    statOf = viaStats;
-    msOf = (st, at) => st[at] as number;
-  }
-  const S_IFMT = 0o170000, S_IFDIR = 0o040000, S_IFREG = 0o100000, S_IFLNK = 0o120000;
+  const byMode = BY_MODE[config.mode];
+  return Object.assign((task: ChunkTask) => byMode(walk, task), { viaBinding: walk.reader.viaBinding });
+}
 
-  const processChunk = (task: ChunkTask): ChunkResult => {
-    const skipped = { symlink: 0, otherFilesystem: 0, protected: 0, recent: 0, temp: 0, vanished: 0, tooYoung: 0, special: 0 };
-    const result: ChunkResult = {
-      dirs: [],
-      files: 0,
-      bytes: 0,
-      skipped,
-      errors: 0,
-      errorSamples: [],
-      deletedReferenced: [],
-      candidates: mode === "collect" ? { paths: [], ts: [], alloc: [], size: [], mtime: [] } : null,
-      groups: mode === "audit" ? {} : null,
-      largest: mode === "audit" ? [] : null,
-    };
-    const prefix = task.dir + "/";
-    // Root-relative prefix of the chunk's files ("" in the root itself) and, for the audit, their top-level group.
-    const relPrefix = task.dir.length > rootLength ? prefix.slice(rootLength + 1) : "";
-    const group = relPrefix === "" ? "." : relPrefix.slice(0, relPrefix.indexOf("/"));
-    const largest = result.largest as Array<[string, number]>;
-    let groupBytes = 0;
-    let groupFiles = 0;
-    const names = task.names;
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i] as string;
-      const path = prefix + name;
-      let st: Float64Array | undefined;
+/** Age sweep: deletes every eligible file (unless a dry run), noting those the JSON stores reference. */
+function ageChunk(walk: Walk, task: ChunkTask): ChunkResult {
+  const result = emptyResult();
+  const place = placeOf(walk, task);
+  const { dryRun } = walk.config;
+  for (const name of task.names) {
+    const path = place.prefix + name;
+    const st = regularFile(walk, path, result);
+    if (st === undefined || eligibleTimestamp(walk, st, name, place, result.skipped) === undefined) continue;
+    const size = st[SIZE] as number;
+    if (!dryRun) {
       try {
-        st = statOf(path);
+        unlinkSync(path);
       } catch (err) {
-        result.errors++;
-        if (result.errorSamples.length < 5) result.errorSamples.push(`lstat ${path}: ${(err as Error).message}`);
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") result.skipped.vanished++;
+        else fail(result, `unlink ${path}`, err);
         continue;
       }
-      if (st === undefined) {
-        skipped.vanished++;
-        continue;
-      }
-      if (st[DEV] !== rootDev) {
-        skipped.otherFilesystem++;
-        continue;
-      }
-      const type = (st[MODE] as number) & S_IFMT;
-      if (type === S_IFDIR) {
-        result.dirs.push(path);
-        continue;
-      }
-      if (type === S_IFLNK) {
-        skipped.symlink++;
-        continue;
-      }
-      if (type !== S_IFREG) {
-        skipped.special++;
-        continue;
-      }
-      const size = st[SIZE] as number;
-      if (mode === "audit") {
-        groupBytes += size;
-        groupFiles++;
-        if (largest.length < top || size > (largest[largest.length - 1] as [string, number])[1]) {
-          let at = largest.length;
-          while (at > 0 && (largest[at - 1] as [string, number])[1] < size) at--;
-          largest.splice(at, 0, [relPrefix + name, size]);
-          if (largest.length > top) largest.pop();
-        }
-        continue;
-      }
-      const mtime = msOf(st, MTIME);
-      if (name.includes(tempMarker)) {
-        skipped.temp++;
-        continue;
-      }
-      if (mtime > recentAfter) {
-        skipped.recent++;
-        continue;
-      }
-      let ts = mtime;
-      if (timestamp === 1) ts = msOf(st, CTIME);
-      else if (timestamp === 2) ts = msOf(st, ATIME);
-      else if (timestamp === 3) {
-        const birth = msOf(st, BIRTHTIME);
-        if (birth > 0) ts = birth;
-      }
-      if (!(ts < cutoff)) {
-        skipped.tooYoung++;
-        continue;
-      }
-      let isProtected = false;
-      for (let p = 0; p < protectName.length && !isProtected; p++) isProtected = (protectName[p] as RegExp).test(name);
-      for (let p = 0; p < protectPath.length && !isProtected; p++) isProtected = (protectPath[p] as RegExp).test(relPrefix + name);
-      if (isProtected) {
-        skipped.protected++;
-        continue;
-      }
-      if (mode === "collect") {
-        const candidates = result.candidates as NonNullable<ChunkResult["candidates"]>;
-        candidates.paths.push(path);
-        candidates.ts.push(ts);
-        candidates.alloc.push((st[BLOCKS] as number) * 512);
-        candidates.size.push(size);
-        candidates.mtime.push(mtime);
-        continue;
-      }
-      if (!dryRun) {
-        try {
-          fs.unlinkSync(path);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-            skipped.vanished++;
-          } else {
-            result.errors++;
-            if (result.errorSamples.length < 5) result.errorSamples.push(`unlink ${path}: ${(err as Error).message}`);
-          }
-          continue;
-        }
-      }
-      result.files++;
-      result.bytes += size;
-      if (referenced !== null && referenced.has(relPrefix + name)) result.deletedReferenced.push(relPrefix + name);
     }
-    if (mode === "audit" && groupFiles > 0) {
-      (result.groups as Record<string, [number, number]>)[group] = [groupBytes, groupFiles];
-      result.files = groupFiles;
-      result.bytes = groupBytes;
+    result.files++;
+    result.bytes += size;
+    if (walk.referenced !== null && walk.referenced.has(place.relPrefix + name)) result.deletedReferenced.push(place.relPrefix + name);
+  }
+  return result;
+}
+
+/** Pressure sweep: collects every eligible file (path, timestamp, allocated and apparent size, mtime). */
+function collectChunk(walk: Walk, task: ChunkTask): ChunkResult {
+  const result = emptyResult();
+  const candidates = { paths: [] as string[], ts: [] as number[], alloc: [] as number[], size: [] as number[], mtime: [] as number[] };
+  result.candidates = candidates;
+  const place = placeOf(walk, task);
+  for (const name of task.names) {
+    const path = place.prefix + name;
+    const st = regularFile(walk, path, result);
+    if (st === undefined) continue;
+    const ts = eligibleTimestamp(walk, st, name, place, result.skipped);
+    if (ts === undefined) continue;
+    candidates.paths.push(path);
+    candidates.ts.push(ts);
+    candidates.alloc.push((st[BLOCKS] as number) * 512);
+    candidates.size.push(st[SIZE] as number);
+    candidates.mtime.push(walk.reader.ms(st, MTIME));
+  }
+  return result;
+}
+
+/** Audit: counts every regular file, by top-level folder, and keeps the chunk's `top` largest. */
+function auditChunk(walk: Walk, task: ChunkTask): ChunkResult {
+  const result = emptyResult();
+  const largest: Array<[string, number]> = [];
+  result.largest = largest;
+  result.groups = {};
+  const place = placeOf(walk, task);
+  const { top } = walk.config;
+  for (const name of task.names) {
+    const st = regularFile(walk, place.prefix + name, result);
+    if (st === undefined) continue;
+    const size = st[SIZE] as number;
+    result.files++;
+    result.bytes += size;
+    if (largest.length < top || size > (largest[largest.length - 1] as [string, number])[1]) {
+      let at = largest.length;
+      while (at > 0 && (largest[at - 1] as [string, number])[1] < size) at--;
+      largest.splice(at, 0, [place.relPrefix + name, size]);
+      if (largest.length > top) largest.pop();
     }
-    return result;
-  };
-  return Object.assign(processChunk, { viaBinding: statOf !== viaStats });
+  }
+  // Every file of a chunk is in one directory, so in one top-level group.
+  if (result.files > 0) {
+    const group = place.relPrefix === "" ? "." : place.relPrefix.slice(0, place.relPrefix.indexOf("/"));
+    result.groups[group] = [result.bytes, result.files];
+  }
+  return result;
 }
 
 /**
- * Entry point of a scan worker thread: builds the processor from `workerData` and answers each chunk message.
- * Self-contained: shipped as source.
- *
- * @example
- * ```ts
- * new Worker(`${makeChunkProcessor}\n(${chunkWorkerMain})()`, { eval: true, workerData: config });
- * ```
+ * The stat array of `path` when it is a regular file on the root's filesystem; otherwise undefined, after queueing a
+ * directory in `result.dirs` or counting why the entry was left alone.
  */
-export function chunkWorkerMain(): void {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const threads = require("node:worker_threads") as typeof import("node:worker_threads");
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const handle = makeChunkProcessor(threads.workerData as ChunkConfig, require("node:fs") as typeof NodeFs);
-  const port = threads.parentPort as import("node:worker_threads").MessagePort;
-  port.on("message", (task: ChunkTask) => port.postMessage(handle(task)));
+function regularFile(walk: Walk, path: string, result: ChunkResult): Float64Array | undefined {
+  let st: Float64Array | undefined;
+  try {
+    st = walk.reader.stat(path);
+  } catch (err) {
+    fail(result, `lstat ${path}`, err);
+    return undefined;
+  }
+  if (st === undefined) {
+    result.skipped.vanished++;
+    return undefined;
+  }
+  if (st[DEV] !== walk.config.rootDev) {
+    result.skipped.otherFilesystem++;
+    return undefined;
+  }
+  const type = (st[MODE] as number) & S_IFMT;
+  if (type === S_IFREG) return st;
+  if (type === S_IFDIR) result.dirs.push(path);
+  else if (type === S_IFLNK) result.skipped.symlink++;
+  else result.skipped.special++;
+  return undefined;
 }
 
-/** The source text a scan worker runs. */
-export const CHUNK_WORKER_SOURCE: string = `"use strict";\n${makeChunkProcessor.toString()}\n(${chunkWorkerMain.toString()})();\n`;
+/**
+ * The chosen timestamp of a regular file the sweeps may take, or undefined after counting why not: a reclaim temp
+ * file, modified within `recentlyModified`, not older than the cut-off, or protected.
+ */
+function eligibleTimestamp(walk: Walk, st: Float64Array, name: string, place: ChunkPlace, skipped: SkipCounts): number | undefined {
+  const { config, reader } = walk;
+  if (name.includes(config.tempMarker)) {
+    skipped.temp++;
+    return undefined;
+  }
+  const mtime = reader.ms(st, MTIME);
+  if (mtime > config.recentAfter) {
+    skipped.recent++;
+    return undefined;
+  }
+  let ts = mtime;
+  if (walk.timestampAt !== MTIME) {
+    const chosen = reader.ms(st, walk.timestampAt);
+    // No birth time on this filesystem (0): mtime stands in.
+    if (walk.timestampAt !== BIRTHTIME || chosen > 0) ts = chosen;
+  }
+  if (!(ts < config.cutoff)) {
+    skipped.tooYoung++;
+    return undefined;
+  }
+  if (isProtected(walk, name, place)) {
+    skipped.protected++;
+    return undefined;
+  }
+  return ts;
+}
+
+function isProtected(walk: Walk, name: string, place: ChunkPlace): boolean {
+  for (const re of walk.protectName) if (re.test(name)) return true;
+  if (walk.protectPath.length === 0) return false;
+  const rel = place.relPrefix + name;
+  for (const re of walk.protectPath) if (re.test(rel)) return true;
+  return false;
+}
+
+function placeOf(walk: Walk, task: ChunkTask): ChunkPlace {
+  const prefix = `${task.dir}/`;
+  const rootLength = walk.config.root.length;
+  return { prefix, relPrefix: task.dir.length > rootLength ? prefix.slice(rootLength + 1) : "" };
+}
+
+function emptyResult(): ChunkResult {
+  return {
+    dirs: [],
+    files: 0,
+    bytes: 0,
+    skipped: { symlink: 0, otherFilesystem: 0, protected: 0, recent: 0, temp: 0, vanished: 0, tooYoung: 0, special: 0 },
+    errors: 0,
+    errorSamples: [],
+    deletedReferenced: [],
+    candidates: null,
+    groups: null,
+    largest: null,
+  };
+}
+
+function fail(result: ChunkResult, what: string, err: unknown): void {
+  result.errors++;
+  if (result.errorSamples.length < 5) result.errorSamples.push(`${what}: ${(err as Error).message}`);
+}

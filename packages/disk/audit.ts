@@ -1,6 +1,7 @@
 import { lstat, realpath } from "node:fs/promises";
-import { formatSize, TEMP_MARKER, type Logger } from "@reclaim/core";
+import { formatSize, type Logger } from "@reclaim/core";
 import { defaultScanThreads, scanTrees } from "./_scan.ts";
+import { chunkConfig } from "./_scan_config.ts";
 
 /** Options of {@link auditDir}. */
 export interface AuditOptions {
@@ -48,20 +49,7 @@ export async function auditDir(root: string, options: AuditOptions = {}): Promis
   let largest: Array<[string, number]> = [];
   const totals = await scanTrees(
     [realRoot],
-    {
-      mode: "audit",
-      rootLength: realRoot.length,
-      rootDev: rootStat.dev,
-      cutoff: 0,
-      recentAfter: 0,
-      timestamp: 0,
-      dryRun: true,
-      protectName: [],
-      protectPath: [],
-      tempMarker: TEMP_MARKER,
-      referenced: null,
-      top,
-    },
+    chunkConfig("audit", { root: realRoot, rootDev: rootStat.dev, top }),
     {
       threads: options.threads ?? defaultScanThreads(),
       signal: options.signal,

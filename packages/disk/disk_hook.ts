@@ -1,15 +1,15 @@
 import { resolve } from "node:path";
-import { parseOptions, TEMP_MARKER, type Hook, type HookIdentity, type ResourceFigure, type RunContext, type RunReport } from "@reclaim/core";
+import { parseOptions, type Hook, type HookIdentity, type ResourceFigure, type RunContext, type RunReport } from "@reclaim/core";
 import { Registry } from "prom-client";
 import type { z } from "zod";
 import { diskOptionsSchema, type DiskOptions } from "./disk_options.ts";
 import { forecastSecondsUntilFull, readDiskUsage, type UsageSample } from "./disk_usage.ts";
 import { pruneReferences, readReferences, type StoreProblem } from "./references.ts";
 import { diskMetrics } from "./_disk_metrics.ts";
-import { compileProtect, resolveMediaPlan } from "./_media_plan.ts";
+import { compileProtect, resolveMediaPlan, type MediaPlan } from "./_media_plan.ts";
 import { relievePressure, type PressureOutcome } from "./_pressure.ts";
 import { defaultScanThreads, scanTrees, type ScanTotals } from "./_scan.ts";
-import type { ChunkConfig } from "./_scan_chunk.ts";
+import { chunkConfig, type WalkSettings } from "./_scan_config.ts";
 
 /** Options of {@link createDiskHook}: the config-file options plus runtime objects. */
 export type DiskHookOptions = z.input<typeof diskOptionsSchema> & HookIdentity & {
@@ -70,137 +70,93 @@ export function createDiskHook(options: DiskHookOptions): Hook<DiskRunReport> {
   const ageEnabled = opts.remote.enabled || !opts.remote.requireForAgeSweep;
   const pruneEnabled = !opts.remote.enabled && opts.references.stores.length > 0;
 
-  const scanConfig = (mode: ChunkConfig["mode"], cutoff: number, now: number, dryRun: boolean, rootLength: number, rootDev: number, referenced: string[] | null): ChunkConfig => ({
-    mode,
-    rootLength,
-    rootDev,
-    cutoff,
-    recentAfter: now - opts.recentlyModified,
-    timestamp: (["mtime", "ctime", "atime", "birthtime"] as const).indexOf(opts.timestamp) as ChunkConfig["timestamp"],
-    dryRun,
-    protectName: protect.protectName,
-    protectPath: protect.protectPath,
-    tempMarker: TEMP_MARKER,
-    referenced,
-    top: 0,
-  });
+  const ageSweep = async (pass: Pass): Promise<AgeSweepReport> => {
+    if (!ageEnabled) return { ...notRun(), reason: "remote.enabled is false (set remote.requireForAgeSweep to false to sweep by age anyway)" };
+    const { ctx } = pass;
+    const config = chunkConfig("age", { ...pass.walk, minAge: opts.maxAge, referenced: pass.referenced });
+    const totals = await scanTrees(pass.plan.mediaDirs, config, {
+      threads,
+      signal: ctx.signal,
+      onResult: (result) => {
+        for (const rel of result.deletedReferenced) pass.deletedReferenced.add(rel);
+      },
+    });
+    if (totals.files > 0 || totals.errors > 0) {
+      ctx.log.info({ removed: totals.files, bytes: totals.bytes, errors: totals.errors, errorSamples: totals.errorSamples, dryRun: ctx.dryRun }, ctx.dryRun ? "age sweep would delete media files" : "age sweep deleted media files");
+    }
+    return { ran: true, removed: totals.files, bytes: totals.bytes, skipped: totals.skipped, errors: totals.errors };
+  };
 
-  async function run(ctx: RunContext): Promise<DiskRunReport> {
-    const now = ctx.now();
-    const report: DiskRunReport = {
-      removed: 0,
-      reclaimedBytes: 0,
-      removedByKind: { age: 0, pressure: 0 },
-      root,
-      usedRatioBefore: 0,
-      usedRatioAfter: 0,
-      freeBytes: 0,
-      age: { ran: false, removed: 0, bytes: 0, skipped: emptySkips(), errors: 0 },
-      pressure: { triggered: false, reason: "" },
-      references: { cleared: 0, stores: {}, problems: [] },
-      refusedMediaDirs: [],
-      forecastSeconds: lastForecast,
+  const pressureSweep = async (pass: Pass): Promise<DiskRunReport["pressure"]> => {
+    if (!opts.pressure.enabled) return { triggered: false, reason: "pressure.enabled is false" };
+    const usage = readDiskUsage(pass.plan.root);
+    if (usage.usedRatio <= opts.pressure.high) {
+      return { triggered: false, reason: `used ratio ${usage.usedRatio.toFixed(3)} is at or below pressure.high ${opts.pressure.high}` };
+    }
+    const { ctx, plan } = pass;
+    const outcome = await relievePressure({
+      root: plan.root,
+      rootDev: plan.rootDev,
+      mediaDirs: plan.mediaDirs,
+      config: chunkConfig("collect", { ...pass.walk, minAge: opts.pressure.minAge }),
+      threads,
+      signal: ctx.signal,
+      dryRun: ctx.dryRun,
+      low: opts.pressure.low,
+      batchLimit: pressureBatchSize,
+      referenced: pass.referenced,
+      usage,
+    });
+    for (const rel of outcome.deletedReferenced) pass.deletedReferenced.add(rel);
+    if (!ctx.dryRun) metrics.pressureSweeps.inc({ hook, outcome: outcome.reachedLow ? "relieved" : "insufficient" });
+    const fields = {
+      removed: outcome.removed,
+      bytes: outcome.bytes,
+      usedRatioBefore: outcome.usedRatioBefore,
+      usedRatioAfter: outcome.usedRatioAfter,
+      high: opts.pressure.high,
+      low: opts.pressure.low,
+      reachedLow: outcome.reachedLow,
+      reason: outcome.reason,
+      dryRun: ctx.dryRun,
     };
-    const plan = await resolveMediaPlan(root, opts.mediaDirs);
-    if (!plan) {
-      ctx.log.warn({ root }, "disk root does not exist; nothing to sweep");
-      report.rootMissing = true;
-      report.pressure = { triggered: false, reason: "root does not exist" };
-      report.age.reason = "root does not exist";
-      return report;
-    }
-    report.root = plan.root;
-    report.refusedMediaDirs = plan.refused;
-    for (const refused of plan.refused) ctx.log.warn({ dir: refused.dir, reason: refused.reason }, "media folder left alone");
+    if (outcome.reachedLow) ctx.log.info(fields, "pressure sweep brought usage to the low watermark");
+    else ctx.log.warn(fields, "pressure sweep could not bring usage to the low watermark");
+    return { triggered: true, ...outcome, deletedReferenced: [] };
+  };
 
-    const before = readDiskUsage(plan.root);
-    report.usedRatioBefore = before.usedRatio;
-    samples.push({ at: now, usedBytes: before.usedBytes });
-    if (samples.length > opts.forecastSamples) samples.splice(0, samples.length - opts.forecastSamples);
-
-    let referenced: Set<string> | null = null;
-    if (pruneEnabled) {
-      const refs = await readReferences(plan.root, opts.references);
-      referenced = refs.paths;
-      report.references.problems.push(...refs.problems);
-    }
-    const deletedReferenced = new Set<string>();
-
-    if (!ageEnabled) {
-      report.age.reason = "remote.enabled is false (set remote.requireForAgeSweep to false to sweep by age anyway)";
-    } else {
-      const totals = await scanTrees(plan.mediaDirs, scanConfig("age", now - opts.maxAge, now, ctx.dryRun, plan.root.length, plan.rootDev, referenced ? [...referenced] : null), {
-        threads,
-        signal: ctx.signal,
-        onResult: (result) => {
-          for (const rel of result.deletedReferenced) deletedReferenced.add(rel);
-        },
-      });
-      report.age = { ran: true, removed: totals.files, bytes: totals.bytes, skipped: totals.skipped, errors: totals.errors };
-      if (totals.files > 0 || totals.errors > 0) {
-        ctx.log.info({ removed: totals.files, bytes: totals.bytes, errors: totals.errors, errorSamples: totals.errorSamples, dryRun: ctx.dryRun }, ctx.dryRun ? "age sweep would delete media files" : "age sweep deleted media files");
-      }
-    }
-
-    const current = readDiskUsage(plan.root);
-    if (!opts.pressure.enabled) {
-      report.pressure = { triggered: false, reason: "pressure.enabled is false" };
-    } else if (current.usedRatio <= opts.pressure.high) {
-      report.pressure = { triggered: false, reason: `used ratio ${current.usedRatio.toFixed(3)} is at or below pressure.high ${opts.pressure.high}` };
-    } else {
-      const outcome = await relievePressure({
-        root: plan.root,
-        rootDev: plan.rootDev,
-        mediaDirs: plan.mediaDirs,
-        config: scanConfig("collect", now - opts.pressure.minAge, now, ctx.dryRun, plan.root.length, plan.rootDev, null),
-        threads,
-        signal: ctx.signal,
-        dryRun: ctx.dryRun,
-        low: opts.pressure.low,
-        batchLimit: pressureBatchSize,
-        referenced,
-        usage: current,
-      });
-      for (const rel of outcome.deletedReferenced) deletedReferenced.add(rel);
-      report.pressure = { triggered: true, ...outcome, deletedReferenced: [] };
-      if (!ctx.dryRun) metrics.pressureSweeps.inc({ hook, outcome: outcome.reachedLow ? "relieved" : "insufficient" });
-      const fields = {
-        removed: outcome.removed,
-        bytes: outcome.bytes,
-        usedRatioBefore: outcome.usedRatioBefore,
-        usedRatioAfter: outcome.usedRatioAfter,
-        high: opts.pressure.high,
-        low: opts.pressure.low,
-        reachedLow: outcome.reachedLow,
-        reason: outcome.reason,
-        dryRun: ctx.dryRun,
-      };
-      if (outcome.reachedLow) ctx.log.info(fields, "pressure sweep brought usage to the low watermark");
-      else ctx.log.warn(fields, "pressure sweep could not bring usage to the low watermark");
-    }
-
-    if (referenced && deletedReferenced.size > 0) {
-      const pruned = await pruneReferences(plan.root, deletedReferenced, { ...opts.references, dryRun: ctx.dryRun });
-      report.references.cleared = pruned.cleared;
-      report.references.stores = pruned.stores;
-      report.references.problems.push(...pruned.problems);
+  const clearReferences = async (pass: Pass, problems: StoreProblem[]): Promise<DiskRunReport["references"]> => {
+    const { ctx } = pass;
+    const references: DiskRunReport["references"] = { cleared: 0, stores: {}, problems };
+    if (pass.referenced && pass.deletedReferenced.size > 0) {
+      const pruned = await pruneReferences(pass.plan.root, pass.deletedReferenced, { ...opts.references, dryRun: ctx.dryRun });
+      references.cleared = pruned.cleared;
+      references.stores = pruned.stores;
+      references.problems.push(...pruned.problems);
       if (pruned.cleared > 0) {
         if (!ctx.dryRun) metrics.referencesCleared.inc({ hook }, pruned.cleared);
         ctx.log.info({ cleared: pruned.cleared, stores: pruned.stores, dryRun: ctx.dryRun }, "cleared references to deleted files");
       }
     }
-    for (const problem of report.references.problems) ctx.log.warn(problem, "JSON store left untouched");
+    for (const problem of references.problems) ctx.log.warn(problem, "JSON store left untouched");
+    return references;
+  };
 
-    const pressureRemoved = report.pressure.triggered ? report.pressure.removed : 0;
-    const pressureBytes = report.pressure.triggered ? report.pressure.bytes : 0;
-    report.removedByKind = { age: report.age.removed, pressure: pressureRemoved };
-    report.removed = report.age.removed + pressureRemoved;
-    report.reclaimedBytes = report.age.bytes + pressureBytes;
-    if (!ctx.dryRun) {
+  /** Counts what both sweeps removed, in the report and the byte counters. */
+  const tally = (report: DiskRunReport, dryRun: boolean): void => {
+    const pressure = report.pressure.triggered ? report.pressure : { removed: 0, bytes: 0 };
+    report.removedByKind = { age: report.age.removed, pressure: pressure.removed };
+    report.removed = report.age.removed + pressure.removed;
+    report.reclaimedBytes = report.age.bytes + pressure.bytes;
+    if (!dryRun) {
       if (report.age.bytes > 0) metrics.removedBytes.inc({ hook, kind: "age" }, report.age.bytes);
-      if (pressureBytes > 0) metrics.removedBytes.inc({ hook, kind: "pressure" }, pressureBytes);
+      if (pressure.bytes > 0) metrics.removedBytes.inc({ hook, kind: "pressure" }, pressure.bytes);
     }
-    const after = readDiskUsage(plan.root);
+  };
+
+  /** Reads usage after the sweeps: report, forecast, gauges and span attributes. */
+  const recordUsageAfter = (report: DiskRunReport, ctx: RunContext): void => {
+    const after = readDiskUsage(report.root);
     report.usedRatioAfter = after.usedRatio;
     report.freeBytes = after.freeBytes;
     lastForecast = forecastSecondsUntilFull(samples, after.freeBytes);
@@ -214,11 +170,39 @@ export function createDiskHook(options: DiskHookOptions): Hook<DiskRunReport> {
       "reclaim.disk.used_ratio_after": report.usedRatioAfter,
       "reclaim.disk.age.removed": report.age.removed,
       "reclaim.disk.pressure.triggered": report.pressure.triggered,
-      "reclaim.disk.pressure.removed": pressureRemoved,
+      "reclaim.disk.pressure.removed": report.removedByKind.pressure,
       "reclaim.disk.references.cleared": report.references.cleared,
       "reclaim.disk.full_forecast_seconds": lastForecast,
     });
     if (report.pressure.triggered) ctx.span.setAttribute("reclaim.disk.pressure.reached_low", report.pressure.reachedLow);
+  };
+
+  async function run(ctx: RunContext): Promise<DiskRunReport> {
+    const now = ctx.now();
+    const report = emptyReport(root, lastForecast);
+    const plan = await resolveMediaPlan(root, opts.mediaDirs);
+    if (!plan) {
+      ctx.log.warn({ root }, "disk root does not exist; nothing to sweep");
+      return { ...report, rootMissing: true, pressure: { triggered: false, reason: "root does not exist" }, age: { ...report.age, reason: "root does not exist" } };
+    }
+    report.root = plan.root;
+    report.refusedMediaDirs = plan.refused;
+    for (const refused of plan.refused) ctx.log.warn({ dir: refused.dir, reason: refused.reason }, "media folder left alone");
+
+    const usage = readDiskUsage(plan.root);
+    report.usedRatioBefore = usage.usedRatio;
+    samples.push({ at: now, usedBytes: usage.usedBytes });
+    if (samples.length > opts.forecastSamples) samples.splice(0, samples.length - opts.forecastSamples);
+
+    const refs = pruneEnabled ? await readReferences(plan.root, opts.references) : null;
+    const walk: WalkSettings = { root: plan.root, rootDev: plan.rootDev, now, dryRun: ctx.dryRun, recentlyModified: opts.recentlyModified, timestamp: opts.timestamp, protect };
+    const pass: Pass = { ctx, plan, walk, referenced: refs?.paths ?? null, deletedReferenced: new Set() };
+
+    report.age = await ageSweep(pass);
+    report.pressure = await pressureSweep(pass);
+    report.references = await clearReferences(pass, refs?.problems ?? []);
+    tally(report, ctx.dryRun);
+    recordUsageAfter(report, ctx);
     return report;
   }
 
@@ -246,6 +230,39 @@ export function createDiskHook(options: DiskHookOptions): Hook<DiskRunReport> {
       }
     },
   };
+}
+
+/** What the steps of one pass share. */
+interface Pass {
+  ctx: RunContext;
+  plan: MediaPlan;
+  /** The rules every walk of the pass applies (each sweep adds its own minimum age). */
+  walk: WalkSettings;
+  /** Root-relative paths the JSON stores reference, when references are cleared after deletions. */
+  referenced: ReadonlySet<string> | null;
+  /** Those of them the sweeps deleted. */
+  deletedReferenced: Set<string>;
+}
+
+function emptyReport(root: string, forecastSeconds: number): DiskRunReport {
+  return {
+    removed: 0,
+    reclaimedBytes: 0,
+    removedByKind: { age: 0, pressure: 0 },
+    root,
+    usedRatioBefore: 0,
+    usedRatioAfter: 0,
+    freeBytes: 0,
+    age: notRun(),
+    pressure: { triggered: false, reason: "" },
+    references: { cleared: 0, stores: {}, problems: [] },
+    refusedMediaDirs: [],
+    forecastSeconds,
+  };
+}
+
+function notRun(): AgeSweepReport {
+  return { ran: false, removed: 0, bytes: 0, skipped: emptySkips(), errors: 0 };
 }
 
 function emptySkips(): ScanTotals["skipped"] {

@@ -8,7 +8,8 @@ import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { createDiskHook } from "./disk_hook.ts";
 import { scanTrees } from "./_scan.ts";
-import { makeChunkProcessor, type ChunkConfig } from "./_scan_chunk.ts";
+import { makeChunkProcessor } from "./_scan_chunk.ts";
+import { chunkConfig } from "./_scan_config.ts";
 import { DAY, exists, file, runPass } from "./_test_fixtures.ts";
 
 const OLD = 10 * DAY;
@@ -150,23 +151,7 @@ describe("createDiskHook() never deletes what it should not", () => {
     await using dir = await tempDir("disk-");
     await file(dir.path, "images/a.png", OLD);
     const real = fs.realpathSync(dir.path);
-    const process = makeChunkProcessor(
-      {
-        mode: "age",
-        rootLength: real.length,
-        rootDev: fs.lstatSync(real).dev,
-        cutoff: Date.now() - 7 * DAY,
-        recentAfter: Date.now() - 60_000,
-        timestamp: 0,
-        dryRun: false,
-        protectName: [],
-        protectPath: [],
-        tempMarker: TEMP_MARKER,
-        referenced: null,
-        top: 0,
-      },
-      fs,
-    );
+    const process = makeChunkProcessor(chunkConfig("age", { root: real, rootDev: fs.lstatSync(real).dev, minAge: 7 * DAY, recentlyModified: 60_000 }));
     // "a.png" listed twice (the second time it is already gone) and a name that never existed.
     const result = process({ dir: join(real, "images"), names: ["a.png", "a.png", "ghost.png"] });
     expect(result).toMatchObject({ files: 1, errors: 0 });
@@ -179,20 +164,7 @@ describe("createDiskHook() never deletes what it should not", () => {
     const real = fs.realpathSync(dir.path);
     const controller = new AbortController();
     controller.abort();
-    const config: ChunkConfig = {
-      mode: "age",
-      rootLength: real.length,
-      rootDev: fs.lstatSync(real).dev,
-      cutoff: Date.now(),
-      recentAfter: Date.now(),
-      timestamp: 0,
-      dryRun: false,
-      protectName: [],
-      protectPath: [],
-      tempMarker: TEMP_MARKER,
-      referenced: null,
-      top: 0,
-    };
+    const config = chunkConfig("age", { root: real, rootDev: fs.lstatSync(real).dev });
     await expect(scanTrees([join(real, "images")], config, { threads, signal: controller.signal })).rejects.toMatchObject({ code: "RECLAIM_ERR_ABORTED" });
     expect(await exists(path)).toBe(true);
   });
@@ -201,20 +173,7 @@ describe("createDiskHook() never deletes what it should not", () => {
     await using dir = await tempDir("disk-");
     await Promise.all(Array.from({ length: 1200 }, (_, i) => file(dir.path, `images/${i % 2 ? "sub/" : ""}f${i}.png`, i % 3 ? OLD : YOUNG)));
     const real = fs.realpathSync(dir.path);
-    const config: ChunkConfig = {
-      mode: "age",
-      rootLength: real.length,
-      rootDev: fs.lstatSync(real).dev,
-      cutoff: Date.now() - 7 * DAY,
-      recentAfter: Date.now() - 60_000,
-      timestamp: 0,
-      dryRun: true,
-      protectName: [],
-      protectPath: [],
-      tempMarker: TEMP_MARKER,
-      referenced: null,
-      top: 0,
-    };
+    const config = chunkConfig("age", { root: real, rootDev: fs.lstatSync(real).dev, minAge: 7 * DAY, recentlyModified: 60_000, dryRun: true });
     const streamed = await scanTrees([join(real, "images")], config, { threads, streamDirectoryBytes: 0 });
     const listed = await scanTrees([join(real, "images")], config, { threads });
     expect(streamed.files).toBe(800);
