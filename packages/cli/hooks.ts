@@ -6,6 +6,7 @@ import { eventLogDefinition } from "@reclaim/event-log";
 import { redisTtlDefinition } from "@reclaim/redis-ttl";
 import { redisOffloadDefinition } from "@reclaim/redis-offload";
 import { sqliteCompactorDefinition } from "@reclaim/sqlite-compactor";
+import { worktreesDefinition } from "@reclaim/worktrees";
 import { writeThroughDefinition } from "@reclaim/write-through";
 
 /** Every hook the `reclaim` command knows, in the order `start` builds them. */
@@ -18,4 +19,5 @@ export const definitions: readonly HookDefinition[] = [
   redisTtlDefinition,
   redisOffloadDefinition,
   cdnUrlsDefinition,
+  worktreesDefinition,
 ] as readonly HookDefinition[];

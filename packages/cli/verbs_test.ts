@@ -64,7 +64,7 @@ describe("reclaim hooks", () => {
     const { code, stdout } = await reclaim(["hooks", "-c", join(EXAMPLES, "reclaim.config.json"), "--json"], { cwd: EXAMPLES });
     expect(code).toBe(0);
     const { hooks } = JSON.parse(stdout) as { hooks: Array<{ type: string; summary: string; instances: Array<{ name: string; lock: string }> }> };
-    expect(hooks.map((hook) => hook.type)).toEqual(["event-log", "disk", "write-through", "docker-images", "sqlite-compactor", "redis-ttl", "redis-offload", "cdn-urls"]);
+    expect(hooks.map((hook) => hook.type)).toEqual(["event-log", "disk", "write-through", "docker-images", "sqlite-compactor", "redis-ttl", "redis-offload", "cdn-urls", "worktrees"]);
     expect(hooks.every((hook) => hook.summary.length > 10)).toBe(true);
     expect(hooks.find((hook) => hook.type === "sqlite-compactor")?.instances.map((i) => i.name)).toEqual(["jobs-db", "logs-db"]);
     expect(hooks.find((hook) => hook.type === "disk")?.instances).toEqual([{ name: "disk", enabled: true, lock: "redis" }]);

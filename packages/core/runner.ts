@@ -9,6 +9,9 @@ import { hookMetrics, type HookMetrics } from "./metrics.ts";
 import { parseOptions } from "./options.ts";
 import { runnerOptionsSchema } from "./_runner_options.ts";
 
+
+/** The longest delay setTimeout honours; a longer one fires after 1 ms. */
+const MAX_TIMEOUT_MS = 2_147_483_647;
 /** Lifecycle of a runner. `disabled` means the kill switch was on when `start()` was called. */
 export type RunnerState = "idle" | "scheduled" | "running" | "stopped" | "disabled";
 
@@ -249,13 +252,23 @@ class HookRunner<R extends RunReport> implements Runner<R> {
   #schedule(delay: number): void {
     const wait = delay + (this.#jitter > 0 ? Math.floor(Math.random() * this.#jitter) : 0);
     this.#nextRunAt = this.#now() + wait;
+    this.#arm(wait);
+  }
+
+  /** Arms the timer for `wait` ms, in steps: setTimeout turns a delay above 2^31-1 ms (24.8 days) into 1 ms. */
+  #arm(wait: number): void {
+    const step = Math.min(wait, MAX_TIMEOUT_MS);
     this.#timer = setTimeout(() => {
+      if (wait > MAX_TIMEOUT_MS) {
+        this.#arm(wait - MAX_TIMEOUT_MS);
+        return;
+      }
       this.#timer = undefined;
       this.#nextRunAt = null;
       void this.runOnce().then(() => {
         if (this.#started && !this.#timer) this.#schedule(this.#interval);
       });
-    }, wait);
+    }, step);
     this.#timer.unref();
   }
 

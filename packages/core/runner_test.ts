@@ -38,6 +38,20 @@ describe("createRunner()", () => {
     vi.useRealTimers();
   });
 
+  it("waits a whole interval longer than setTimeout's 24.8-day limit (a monthly hook) instead of firing at once", async () => {
+    const hook = countingHook();
+    const day = 86_400_000;
+    const runner = createRunner(hook, { initialDelay: 1_000, interval: 30 * day, enabled: true });
+    runner.start();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(hook.calls).toBe(1);
+    await vi.advanceTimersByTimeAsync(29 * day);
+    expect(hook.calls).toBe(1);
+    await vi.advanceTimersByTimeAsync(day);
+    expect(hook.calls).toBe(2);
+    await runner.stop();
+  });
+
   it("runs the first pass after initialDelay and the next ones interval after each pass ends", async () => {
     const hook = countingHook();
     const runner = createRunner(hook, { initialDelay: 1_000, interval: 5_000, enabled: true });

@@ -1,0 +1,36 @@
+// One measured operation in a fresh process: `clean REPO` (a whole pass) or `size DIR` (the report's size walk).
+// Prints one JSON line: times measured inside the process (no Node start-up) and this process's peak RSS.
+import { lstatSync } from "node:fs";
+import { cleanWorktrees } from "../dist/clean_worktrees.js";
+import { measureFolder } from "../dist/_walk.js";
+
+const [op, target, threads] = process.argv.slice(2);
+const started = performance.now();
+if (op === "clean") {
+  let outAt = null;
+  const report = await cleanWorktrees({
+    repos: [target],
+    days: 30,
+    artifacts: ["node_modules", ".next", "dist", ".turbo", "target"],
+    keep: [],
+    cwd: "/",
+    ...(threads ? { threads: Number(threads) } : {}),
+    onProgress(p) {
+      if (p.phase === "delete" && outAt === null) outAt = performance.now();
+    },
+  });
+  const totalMs = performance.now() - started;
+  console.log(JSON.stringify({
+    totalMs: Math.round(totalMs),
+    untilOutMs: Math.round((outAt ?? performance.now()) - started),
+    renameMs: report.outOfWorktreeMs,
+    removedBytes: report.removedBytes,
+    freedBytes: report.freedBytes,
+    removed: report.removed,
+    errors: report.errors.length,
+    maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+  }));
+} else if (op === "size") {
+  const folder = measureFolder(target, "node_modules", lstatSync(target).dev);
+  console.log(JSON.stringify({ ms: Math.round(performance.now() - started), size: folder.size, files: folder.files, maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }));
+}
