@@ -1,11 +1,12 @@
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { describeIssues, duration, INSTANCE_NAME, isUserError, redactUrl, UsageError, type HookDefinition } from "@reclaim/core";
+import { describeIssues, duration, INSTANCE_NAME, isUserError, redactUrl, UsageError, type HookDefinition, type StoreKind } from "@reclaim/core";
 import { z } from "zod";
 import { applyEnvOverrides, type Overrides } from "./env_overrides.ts";
 import { resolveInstances, type Instance } from "./instances.ts";
 
-const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+/** pino's levels: `log.level`, `RECLAIM_LOG_LEVEL`, `reclaim start --log-level`. */
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 
 /** Where a hook's leader lock lives: nowhere, in its Redis, or in its Postgres. */
 export const LOCK_KINDS = ["none", "redis", "postgres"] as const;
@@ -14,14 +15,28 @@ export type LockKind = (typeof LOCK_KINDS)[number];
 /** The fields the command reads from every hook block, besides the hook's own options. */
 export const COMMON_HOOK_FIELDS = ["type", "enabled", "interval", "initialDelay", "jitter", "lock", "lockTtl", "redis", "postgres"] as const;
 
-const storeUrl = (protocols: readonly string[], example: string) =>
+const STORE_PROTOCOLS: Record<StoreKind, readonly string[]> = { redis: ["redis:", "rediss:"], postgres: ["postgres:", "postgresql:"] };
+
+/**
+ * Whether `url` is a URL for that kind of store (`redis://`, `rediss://`; `postgres://`, `postgresql://`).
+ *
+ * @example
+ * ```ts
+ * isStoreUrl("redis", "redis://cache:6379"); // true
+ * ```
+ */
+export function isStoreUrl(kind: StoreKind, url: string): boolean {
+  return URL.canParse(url) && STORE_PROTOCOLS[kind].includes(new URL(url).protocol);
+}
+
+const storeUrl = (kind: StoreKind, example: string) =>
   z
     .string()
     .min(1)
-    .refine((url) => URL.canParse(url) && protocols.includes(new URL(url).protocol), `must be a URL such as ${example}`)
+    .refine((url) => isStoreUrl(kind, url), `must be a URL such as ${example}`)
     .describe(`Connection URL, e.g. ${example}`);
-const redisUrl = storeUrl(["redis:", "rediss:"], "redis://user:password@host:6379/0");
-const postgresUrl = storeUrl(["postgres:", "postgresql:"], "postgres://user:password@host:5432/db");
+const redisUrl = storeUrl("redis", "redis://user:password@host:6379/0");
+const postgresUrl = storeUrl("postgres", "postgres://user:password@host:5432/db");
 const redisBlock = z.strictObject({ url: redisUrl.optional(), cluster: z.boolean().default(false).describe("connect as a Redis Cluster client") });
 const postgresBlock = z.strictObject({ url: postgresUrl.optional() });
 

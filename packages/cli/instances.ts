@@ -1,5 +1,5 @@
 import { redactUrl, UsageError, type HookDefinition, type PostgresTarget, type RedisTarget, type StoreKind } from "@reclaim/core";
-import { COMMON_HOOK_FIELDS, type LockKind, type ReclaimConfig } from "./config.ts";
+import { COMMON_HOOK_FIELDS, isStoreUrl, type LockKind, type ReclaimConfig } from "./config.ts";
 
 /** One configured hook instance: its name, type, own options, schedule, lock and connections. */
 export interface Instance {
@@ -72,12 +72,6 @@ export function resolveInstances(
   }
   if (problems.length > 0) throw new UsageError(`${where} is invalid: ${problems.join("; ")}`);
   return instances;
-}
-
-function isStoreUrl(kind: StoreKind, url: string): boolean {
-  if (!URL.canParse(url)) return false;
-  const protocol = new URL(url).protocol;
-  return kind === "redis" ? protocol === "redis:" || protocol === "rediss:" : protocol === "postgres:" || protocol === "postgresql:";
 }
 
 /**

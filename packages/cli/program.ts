@@ -4,15 +4,13 @@ import { Registry } from "prom-client";
 import { hookEnvironment } from "./build_runners.ts";
 import { configCheck } from "./config_check.ts";
 import { configSchemaCommand } from "./config_schema.ts";
-import { loadConfig } from "./config.ts";
+import { loadConfig, LOG_LEVELS } from "./config.ts";
 import { definitions as builtInDefinitions } from "./hooks.ts";
 import { listHooks } from "./list_hooks.ts";
 import { dataDirOf, VERSION, type Io } from "./io.ts";
 import { runHook } from "./run_hook.ts";
 import { start } from "./start.ts";
 import { showStatus } from "./show_status.ts";
-
-const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
 
 /**
  * The `reclaim` command, in-process: parses `argv` (without `node` and the script), runs the verb and resolves
@@ -42,7 +40,7 @@ export async function main(argv: readonly string[], io: Io, definitions: readonl
     .description("run every enabled hook and the exporter until SIGINT/SIGTERM")
     .addOption(configOption())
     .option("--dry-run", "every pass reports what it would remove and touches nothing")
-    .addOption(new Option("--log-level <level>", "log level (overrides log.level and RECLAIM_LOG_LEVEL)").choices(LOG_LEVELS))
+    .addOption(new Option("--log-level <level>", "log level (overrides log.level and RECLAIM_LOG_LEVEL)").choices([...LOG_LEVELS]))
     .action(async (flags: { config?: string; dryRun?: boolean; logLevel?: string }) => setCode(await start(flags, definitions, io)));
 
   program

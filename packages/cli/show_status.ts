@@ -1,4 +1,4 @@
-import type { RunnerStatus } from "@reclaim/core";
+import { formatSize, type RunnerStatus } from "@reclaim/core";
 import type { Io } from "./io.ts";
 
 /**
@@ -57,7 +57,7 @@ export function formatStatusTable(hooks: readonly RunnerStatus[], now: number): 
     hook.lastRun ? `${hook.lastRun.durationMs} ms` : "—",
     hook.nextRunAt ? relative(Date.parse(hook.nextRunAt), now) : "—",
     String(hook.totals.removed),
-    bytes(hook.totals.reclaimedBytes),
+    formatSize(hook.totals.reclaimedBytes),
     hook.lastRun?.error ?? "",
   ]);
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
@@ -70,15 +70,4 @@ function relative(at: number, now: number): string {
   const span = Math.abs(seconds);
   const text = span < 120 ? `${span}s` : span < 7_200 ? `${Math.round(span / 60)}m` : span < 172_800 ? `${Math.round(span / 3_600)}h` : `${Math.round(span / 86_400)}d`;
   return seconds < 0 ? `${text} ago` : `in ${text}`;
-}
-
-function bytes(value: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let size = value;
-  let unit = 0;
-  while (size >= 1024 && unit < units.length - 1) {
-    size /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${size} B` : `${size.toFixed(1)} ${units[unit]}`;
 }

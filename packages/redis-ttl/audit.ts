@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { formatSize } from "@reclaim/core";
 import { masters, parseInfo, sendBatch, isReplyError, type RedisClient } from "./_redis.ts";
 
 /** Options of {@link auditRedis}. */
@@ -238,7 +239,7 @@ export function formatRedisAudit(audit: RedisAudit): string {
   const pct = (rate: number): string => `${(rate * 100).toFixed(rate >= 0.1 ? 0 : 2)}%`;
   lines.push(
     `Redis audit of ${audit.match === "*" ? "every key" : `keys matching ${audit.match}`}: ${num(audit.keys)} keys (DBSIZE ${num(audit.dbsize)}), ` +
-      `used_memory ${audit.usedMemoryBytes === null ? "unknown" : bytes(audit.usedMemoryBytes)}, maxmemory-policy ${audit.maxmemoryPolicy ?? "unknown"}`,
+      `used_memory ${audit.usedMemoryBytes === null ? "unknown" : formatSize(audit.usedMemoryBytes)}, maxmemory-policy ${audit.maxmemoryPolicy ?? "unknown"}`,
   );
   lines.push(
     `Sampled ${num(audit.sampled)} keys at a rate of ${audit.sampleRate === 1 ? "1 (every key)" : `${audit.sampleRate.toPrecision(3)} (${pct(audit.sampleRate)})`}: ` +
@@ -251,15 +252,15 @@ export function formatRedisAudit(audit: RedisAudit): string {
     ...table(
       ["pattern", "keys", `memory${est}`, `no TTL${est}`, "types"],
       [
-        ...audit.patterns.map((p) => [p.pattern, num(p.keys), bytes(p.memoryBytes), num(p.withoutTtl), Object.keys(p.types).sort().join(",")]),
-        ...(audit.otherPatterns.patterns > 0 ? [[`(${num(audit.otherPatterns.patterns)} more patterns)`, num(audit.otherPatterns.keys), bytes(audit.otherPatterns.memoryBytes), "", ""]] : []),
-        ["total", num(audit.keys), bytes(audit.memoryBytes), num(audit.withoutTtl), ""],
+        ...audit.patterns.map((p) => [p.pattern, num(p.keys), formatSize(p.memoryBytes), num(p.withoutTtl), Object.keys(p.types).sort().join(",")]),
+        ...(audit.otherPatterns.patterns > 0 ? [[`(${num(audit.otherPatterns.patterns)} more patterns)`, num(audit.otherPatterns.keys), formatSize(audit.otherPatterns.memoryBytes), "", ""]] : []),
+        ["total", num(audit.keys), formatSize(audit.memoryBytes), num(audit.withoutTtl), ""],
       ],
       [false, true, true, true, false],
     ),
   );
   lines.push("", `Largest keys${audit.sampleRate === 1 ? "" : " in the sample"}:`);
-  lines.push(...table(["key", "type", "memory", "TTL"], audit.largest.map((k) => [k.key, k.type, bytes(k.bytes), k.ttlMs === -1 ? "none" : duration(k.ttlMs)]), [false, false, true, true]));
+  lines.push(...table(["key", "type", "memory", "TTL"], audit.largest.map((k) => [k.key, k.type, formatSize(k.bytes), k.ttlMs === -1 ? "none" : duration(k.ttlMs)]), [false, false, true, true]));
   lines.push("", `TTL distribution${est}:`);
   lines.push(...table(["TTL", "keys"], audit.ttl.map((t) => [t.bucket === "none" ? "no TTL" : t.bucket, num(t.keys)]), [false, true]));
   return lines.join("\n");
@@ -277,17 +278,6 @@ function table(header: string[], rows: string[][], right: boolean[]): string[] {
 
 function num(n: number): string {
   return n.toLocaleString("en-US");
-}
-
-function bytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
 function duration(ms: number): string {
