@@ -1,8 +1,9 @@
 // One measured operation in a fresh process: `clean REPO` (a whole pass) or `size DIR` (the report's size walk).
 // Prints one JSON line: times measured inside the process (no Node start-up) and this process's peak RSS.
-import { lstatSync } from "node:fs";
+import { dirname, basename } from "node:path";
 import { cleanWorktrees } from "../dist/clean_worktrees.js";
-import { measureFolder } from "../dist/_walk.js";
+import { TreePool } from "../dist/_tree_pool.js";
+import { measureFolders } from "../dist/_walk.js";
 
 const [op, target, threads] = process.argv.slice(2);
 const started = performance.now();
@@ -31,6 +32,8 @@ if (op === "clean") {
     maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
   }));
 } else if (op === "size") {
-  const folder = measureFolder(target, "node_modules", lstatSync(target).dev);
+  const pool = new TreePool(threads ? Number(threads) : undefined);
+  const [folder] = await measureFolders(pool, dirname(target), [basename(target)]);
+  await pool.close();
   console.log(JSON.stringify({ ms: Math.round(performance.now() - started), size: folder.size, files: folder.files, maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }));
 }
