@@ -472,7 +472,7 @@ export function createWorktreesHook(options: CreateWorktreesHookOptions): Hook<W
   const { name: _n, registry: _r, cwd, onProgress, threads, ...rest } = options;
   const resolved = parseOptions(WORKTREES_HOOK, worktreesOptions, rest);
   const metrics = worktreesMetrics(options.registry ?? new Registry(), name);
-  let last: { artifactBytes: number; idle: number; active: number; protected: number; broken: number; freedBytes: number } | null = null;
+  let last: { artifactBytes: number; allArtifactBytes: number; removedBytes: number; idle: number; active: number; protected: number; broken: number; freedBytes: number } | null = null;
   return {
     name,
     type: WORKTREES_HOOK,
@@ -490,10 +490,12 @@ export function createWorktreesHook(options: CreateWorktreesHookOptions): Hook<W
         ...(onProgress !== undefined ? { onProgress } : {}),
         ...(threads !== undefined ? { threads } : {}),
       });
-      const idleLeft = report.repos.flatMap((r) => r.worktrees).filter((w) => w.state === "cleaned" || w.state === "would-clean" || w.state === "idle");
+      const scanned = report.repos.flatMap((r) => r.worktrees);
+      const idleLeft = scanned.filter((w) => w.state === "cleaned" || w.state === "would-clean" || w.state === "idle");
       const artifactBytes = idleLeft.reduce((s, w) => s + w.artifactBytesAfter, 0);
+      const allArtifactBytes = scanned.reduce((s, w) => s + w.artifactBytesAfter, 0);
       metrics.artifactBytes.set(artifactBytes);
-      last = { artifactBytes, idle: report.idle, active: report.active, protected: report.protected, broken: report.broken, freedBytes: report.freedBytes };
+      last = { artifactBytes, allArtifactBytes, removedBytes: report.removedBytes, idle: report.idle, active: report.active, protected: report.protected, broken: report.broken, freedBytes: report.freedBytes };
       metrics.worktrees.set("idle", report.idle);
       metrics.worktrees.set("active", report.active);
       metrics.worktrees.set("protected", report.protected);
@@ -514,7 +516,9 @@ export function createWorktreesHook(options: CreateWorktreesHookOptions): Hook<W
       return {
         lastPass: last,
         resources: [
-          { label: "artifacts left in idle worktrees", value: last.artifactBytes, unit: "bytes" },
+          { label: "artifacts in idle worktrees", value: last.artifactBytes, unit: "bytes", max: last.allArtifactBytes },
+          { label: "artifacts in all scanned worktrees", value: last.allArtifactBytes, unit: "bytes" },
+          { label: "removed, last pass", value: last.removedBytes, unit: "bytes" },
           { label: "freed (statfs), last pass", value: last.freedBytes, unit: "bytes" },
           { label: "idle worktrees", value: last.idle, unit: "count", max: last.idle + last.active + last.protected },
           { label: "active worktrees", value: last.active, unit: "count", max: last.idle + last.active + last.protected },
