@@ -7,6 +7,12 @@ import { measureFolders } from "../dist/_walk.js";
 
 const [op, target, threads] = process.argv.slice(2);
 const started = performance.now();
+const cpuStart = process.cpuUsage();
+/** CPU time (user + system, every thread of this process) since `started`, in ms. */
+const cpuMs = () => {
+  const used = process.cpuUsage(cpuStart);
+  return Math.round((used.user + used.system) / 1000);
+};
 if (op === "clean") {
   let outAt = null;
   const report = await cleanWorktrees({
@@ -23,6 +29,7 @@ if (op === "clean") {
   const totalMs = performance.now() - started;
   console.log(JSON.stringify({
     totalMs: Math.round(totalMs),
+    cpuMs: cpuMs(),
     untilOutMs: Math.round((outAt ?? performance.now()) - started),
     renameMs: report.outOfWorktreeMs,
     removedBytes: report.removedBytes,
@@ -35,5 +42,5 @@ if (op === "clean") {
   const pool = new TreePool(threads ? Number(threads) : undefined);
   const [folder] = await measureFolders(pool, dirname(target), [basename(target)]);
   await pool.close();
-  console.log(JSON.stringify({ ms: Math.round(performance.now() - started), size: folder.size, files: folder.files, maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }));
+  console.log(JSON.stringify({ ms: Math.round(performance.now() - started), cpuMs: cpuMs(), size: folder.size, files: folder.files, maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }));
 }

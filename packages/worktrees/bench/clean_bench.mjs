@@ -44,10 +44,11 @@ const median = (xs) => {
 };
 function timed(cmd, args) {
   const started = performance.now();
-  const result = spawnSync("/usr/bin/time", ["-f", "%M", cmd, ...args], { encoding: "utf8" });
+  const result = spawnSync("/usr/bin/time", ["-f", "%M %U %S", cmd, ...args], { encoding: "utf8" });
   const ms = performance.now() - started;
   if (result.status !== 0) throw new Error(`${cmd} failed: ${result.stderr}`);
-  return { ms: Math.round(ms), maxRssMiB: Math.round(Number(result.stderr.trim().split("\n").pop()) / 1024) };
+  const [rss, user, sys] = result.stderr.trim().split("\n").pop().split(" ").map(Number);
+  return { ms: Math.round(ms), cpuMs: Math.round((user + sys) * 1000), maxRssMiB: Math.round(rss / 1024) };
 }
 function ours(op, target) {
   const args = [child, op, target];
@@ -85,7 +86,10 @@ try {
     samples.du.push(du);
     samples.clean.push(clean);
     samples.rm.push(rm);
-    console.error(`round ${r + 1}: pass ${clean.totalMs} ms (out of the worktree after ${clean.untilOutMs} ms, rename ${clean.renameMs} ms) vs rm -rf ${rm.ms} ms; size walk ${size.ms} ms vs du -sb ${du.ms} ms; load ${loadavg()[0].toFixed(2)}`);
+    console.error(
+      `round ${r + 1}: pass ${clean.totalMs} ms (cpu ${clean.cpuMs} ms; out of the worktree after ${clean.untilOutMs} ms, rename ${clean.renameMs} ms) vs rm -rf ${rm.ms} ms (cpu ${rm.cpuMs} ms); ` +
+        `size walk ${size.ms} ms (cpu ${size.cpuMs} ms) vs du -sb ${du.ms} ms (cpu ${du.cpuMs} ms); load ${loadavg()[0].toFixed(2)}`,
+    );
     git(main, "worktree", "remove", "--force", wt);
   }
   const m = (xs, key) => median(xs.map((x) => x[key]));
@@ -93,12 +97,15 @@ try {
     files,
     rounds,
     load: loadavg().map((l) => Number(l.toFixed(2))),
-    pass: { totalMs: m(samples.clean, "totalMs"), untilOutMs: m(samples.clean, "untilOutMs"), renameMs: m(samples.clean, "renameMs"), maxRssMiB: m(samples.clean, "maxRssMiB"), freedBytes: m(samples.clean, "freedBytes"), removedBytes: m(samples.clean, "removedBytes") },
-    rmRf: { ms: m(samples.rm, "ms"), maxRssMiB: m(samples.rm, "maxRssMiB") },
+    pass: { totalMs: m(samples.clean, "totalMs"), cpuMs: m(samples.clean, "cpuMs"), untilOutMs: m(samples.clean, "untilOutMs"), renameMs: m(samples.clean, "renameMs"), maxRssMiB: m(samples.clean, "maxRssMiB"), freedBytes: m(samples.clean, "freedBytes"), removedBytes: m(samples.clean, "removedBytes") },
+    rmRf: { ms: m(samples.rm, "ms"), cpuMs: m(samples.rm, "cpuMs"), maxRssMiB: m(samples.rm, "maxRssMiB") },
     passVsRm: Number((m(samples.clean, "totalMs") / m(samples.rm, "ms")).toFixed(2)),
-    sizeWalk: { ms: m(samples.size, "ms"), maxRssMiB: m(samples.size, "maxRssMiB") },
-    duSb: { ms: m(samples.du, "ms"), maxRssMiB: m(samples.du, "maxRssMiB") },
+    // CPU time: how much work each does, whatever the other load on the machine (ours on every thread it runs).
+    passCpuVsRmCpu: Number((m(samples.clean, "cpuMs") / m(samples.rm, "cpuMs")).toFixed(2)),
+    sizeWalk: { ms: m(samples.size, "ms"), cpuMs: m(samples.size, "cpuMs"), maxRssMiB: m(samples.size, "maxRssMiB") },
+    duSb: { ms: m(samples.du, "ms"), cpuMs: m(samples.du, "cpuMs"), maxRssMiB: m(samples.du, "maxRssMiB") },
     sizeVsDu: Number((m(samples.size, "ms") / m(samples.du, "ms")).toFixed(2)),
+    sizeCpuVsDuCpu: Number((m(samples.size, "cpuMs") / m(samples.du, "cpuMs")).toFixed(2)),
   }, null, 2));
 } finally {
   execFileSync("umount", ["-l", base]);
