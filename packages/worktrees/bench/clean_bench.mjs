@@ -8,7 +8,7 @@
 //
 // Needs root (mounts a tmpfs) and git.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -18,6 +18,8 @@ const { values } = parseArgs({ options: { rounds: { type: "string", default: "3"
 const rounds = Number(values.rounds);
 const files = Number(values.files);
 const child = fileURLToPath(new URL("./_child.mjs", import.meta.url));
+// Ours runs with the node flags `reclaim` runs with: those of the CLI's shebang (packages/cli/main.ts).
+const cliFlags = readFileSync(new URL("../../cli/main.ts", import.meta.url), "utf8").split("\n")[0].replace(/^#!.*?\bnode\b\s*/, "").split(" ").filter(Boolean);
 const old = new Date(Date.now() - 40 * 86_400_000);
 const gitEnv = { ...process.env, GIT_AUTHOR_NAME: "b", GIT_AUTHOR_EMAIL: "b@example.com", GIT_COMMITTER_NAME: "b", GIT_COMMITTER_EMAIL: "b@example.com", GIT_AUTHOR_DATE: old.toISOString(), GIT_COMMITTER_DATE: old.toISOString(), GIT_CONFIG_GLOBAL: "/dev/null" };
 const git = (cwd, ...args) => execFileSync("git", ["-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", ...args], { cwd, env: gitEnv, stdio: "pipe" });
@@ -51,7 +53,7 @@ function timed(cmd, args) {
   return { ms: Math.round(ms), cpuMs: Math.round((user + sys) * 1000), maxRssMiB: Math.round(rss / 1024) };
 }
 function ours(op, target) {
-  const args = [child, op, target];
+  const args = [...cliFlags, child, op, target];
   if (values.threads !== undefined) args.push(values.threads);
   return JSON.parse(execFileSync(process.execPath, args, { encoding: "utf8" }).trim().split("\n").pop());
 }
