@@ -396,8 +396,9 @@ async function pass(options: CleanWorktreesOptions, pool: TreePool): Promise<Wor
     let doneBefore = 0;
     for (const [dev, group] of pending) {
       const before = await freeBytes(group.probe);
+      // Not aborted with the pass: the folders are out of their worktrees already, and trash whose owner is alive
+      // (this process) would wait for a restart. A kill here is what kill_test.ts covers.
       const removal = await removeTrees(pool, group.trees, dev, {
-        ...(options.signal ? { signal: options.signal } : {}),
         onProgress: (entries) => options.onProgress?.({ phase: "delete", done: doneBefore + entries, total: Math.max(expected, doneBefore + entries) }),
       });
       doneBefore += removal.entries;
