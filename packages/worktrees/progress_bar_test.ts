@@ -18,23 +18,21 @@ function onTerminal(args: string[], cwd: string): string {
   return shown.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replaceAll("\r", "\n");
 }
 
+/** A repository with one idle worktree (40 days old by every measure) whose node_modules holds 200 files. */
+function idleRepo(base: string): { main: string; wt: string } {
+  const old = new Date(Date.now() - 40 * 86_400_000);
+  const main = makeRepo(base, old);
+  const wt = addWorktree(main, "stale", old);
+  fillArtifact(join(wt, "node_modules"), 200);
+  ageTree(wt, old);
+  return { main, wt };
+}
+
+// Each child process loads the sources through the TypeScript loader: slow on a busy machine, hence the timeouts.
 describe("reclaim worktrees on a terminal", () => {
-  it("draws a progress bar on stderr for the scan and the deletion, and none with --json or when stderr is not a terminal", async () => {
+  it("draws a progress bar on stderr for the scan and for the deletion, full at the end", async () => {
     await using dir = await tempDir("wt-bar-");
-    const old = new Date(Date.now() - 40 * 86_400_000);
-    const main = makeRepo(dir.path, old);
-    const wt = addWorktree(main, "stale", old);
-    fillArtifact(join(wt, "node_modules"), 200);
-    ageTree(wt, old);
-
-    const json = onTerminal(["--repo", main, "--dry-run", "--json"], dir.path);
-    expect(json).not.toMatch(/scanning worktrees|deleting artifacts/);
-    expect(JSON.parse(json.trim())).toMatchObject({ idle: 1, removed: 1 });
-
-    const piped = spawnSync(process.execPath, [...NODE_ARGS, "--repo", main, "--dry-run"], { cwd: dir.path, encoding: "utf8" });
-    expect(piped.status).toBe(0);
-    expect(piped.stderr).toBe("");
-    expect(piped.stdout).toMatch(/would clean: artifacts/);
+    const { main, wt } = idleRepo(dir.path);
 
     const shown = onTerminal(["--repo", main], dir.path);
 
@@ -49,5 +47,19 @@ describe("reclaim worktrees on a terminal", () => {
     expect(Number(last[2])).toBeGreaterThanOrEqual(200);
     expect(shown).toMatch(/^1 idle, 0 active, 0 protected, 0 broken; removed 1 artifact folder\(s\), \d+KB; statfs: \S+ freed$/m);
     expect(existsSync(join(wt, "node_modules"))).toBe(false);
-  });
+  }, 180_000);
+
+  it("draws none with --json on a terminal, nor when stderr is not a terminal", async () => {
+    await using dir = await tempDir("wt-nobar-");
+    const { main } = idleRepo(dir.path);
+
+    const json = onTerminal(["--repo", main, "--dry-run", "--json"], dir.path);
+    const piped = spawnSync(process.execPath, [...NODE_ARGS, "--repo", main, "--dry-run"], { cwd: dir.path, encoding: "utf8" });
+
+    expect(json).not.toMatch(/scanning worktrees|deleting artifacts/);
+    expect(JSON.parse(json.trim())).toMatchObject({ idle: 1, removed: 1 });
+    expect(piped.status).toBe(0);
+    expect(piped.stderr).toBe("");
+    expect(piped.stdout).toMatch(/would clean: artifacts/);
+  }, 180_000);
 });
