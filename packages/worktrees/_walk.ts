@@ -1,8 +1,5 @@
 import { lstatSync, readFileSync } from "node:fs";
 import type { TreePool, WalkTotals } from "./_tree_pool.ts";
-import { WALK_SKIP } from "./_tree_tasks.ts";
-
-export { WALK_SKIP };
 
 /** An artifact folder found in a worktree, measured without following a symlink or leaving the filesystem. */
 export interface ArtifactFolder {
