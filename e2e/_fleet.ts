@@ -14,7 +14,7 @@ export const DAY_MS = 1_000;
 const TICK_MS = 100;
 const TICKS_PER_DAY = DAY_MS / TICK_MS;
 
-/** Per simulated day. */
+/** Per simulated day (each record also adds one stream entry). */
 export const RATES = { completions: 300, failures: 40, flatFiles: 100, flatFileRewrites: 20, workerChurn: 4, machineChurn: 2 };
 const WORKERS = 20;
 const MACHINES = 10;
@@ -52,6 +52,8 @@ export interface WrittenRecord {
 /** One sample per simulated day. */
 export interface DaySample {
   day: number;
+  /** When it was taken (ms). */
+  at: number;
   /** Keys in the scenario's Redis database. */
   keys: number;
   /** Sum of MEMORY USAGE (SAMPLES 0) of those keys. */
@@ -186,6 +188,7 @@ export class Fleet {
     const info = await this.#redis.info("memory");
     const sample: DaySample = {
       day,
+      at: Date.now(),
       keys,
       bytes,
       usedMemory: Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0),

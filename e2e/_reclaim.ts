@@ -70,10 +70,19 @@ export class ReclaimProcess {
     await this.exited;
   }
 
-  /** SIGTERM and the exit code (0 after a clean stop). */
-  async stop(): Promise<number | null> {
+  /**
+   * SIGTERM and the exit code (0 after a clean stop). A process still there after `timeoutMs` is SIGKILLed and the
+   * call throws: a daemon that does not exit on SIGTERM is a failure, not a hung suite.
+   */
+  async stop(timeoutMs = 30_000): Promise<number | null> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
-    return this.exited;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), timeoutMs)));
+    const code = await Promise.race([this.exited, late]);
+    clearTimeout(timer);
+    if (code !== "late") return code;
+    this.child.kill("SIGKILL");
+    throw new Error(`reclaim (pid ${this.pid}) was still running ${timeoutMs} ms after SIGTERM:\n${this.tail(10)}`);
   }
 
   /** The last lines of its output, for a failed test. */
