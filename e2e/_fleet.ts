@@ -84,6 +84,8 @@ const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * ite
 export class Fleet {
   readonly records = new Map<string, WrittenRecord>();
   readonly samples: DaySample[] = [];
+  /** After each tick: when its writes were done, and how many records (= stream events) were written by then. */
+  readonly ticks: Array<{ at: number; records: number }> = [];
   /** Rows of flat_file committed so far. */
   flatFiles = 0;
   /** Jobs whose metadata went missing while the job was still running (must stay 0). */
@@ -237,6 +239,7 @@ export class Fleet {
     }
     const failed = ((await pipeline.exec()) ?? []).filter(([err]) => err);
     if (failed.length > 0) throw new Error(`fleet: ${failed.length} commands failed, first: ${failed[0]![0]!.message}`);
+    this.ticks.push({ at: Date.now(), records: this.records.size });
     await this.#insertFlatFiles(perTick(RATES.flatFiles));
     await this.#rewriteFlatFiles(perTick(RATES.flatFileRewrites));
   }

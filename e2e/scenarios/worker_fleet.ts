@@ -7,7 +7,7 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { eventually } from "../_daemon.ts";
-import { CDN_HOSTS, DAY_MS, type DaySample, Fleet, KEYS, RATES, type WrittenRecord } from "../_fleet.ts";
+import { CDN_HOSTS, DAY_MS, type DaySample, Fleet, KEYS, type WrittenRecord } from "../_fleet.ts";
 import { type LockHold, lockHolds, overlappingHolds, type ReclaimProcess, startReclaim } from "../_reclaim.ts";
 
 // A month of a worker fleet against two `reclaim start` replicas of one config (redis-ttl, redis-offload, cdn-urls,
@@ -15,7 +15,7 @@ import { type LockHold, lockHolds, overlappingHolds, type ReclaimProcess, startR
 // own (the first empty one from 15 down) and a Postgres schema of its own, both removed afterwards. One simulated day
 // is one second (DAY_MS); every duration in the config is in those units. One replica is SIGKILLed mid-month.
 const DAYS = 30;
-const KILL_DAY = 10;
+const KILL_DAY = 8;
 const HOOKS = ["redis-ttl", "redis-offload", "cdn-urls"] as const;
 const WINDOWS = {
   completed: { hotFor: 5 * DAY_MS, archiveFor: 12 * DAY_MS },
@@ -28,7 +28,7 @@ const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5
 const seconds = (ms: number) => `${ms / 1000}s`;
 
 function config(redisUrl: string, schema: string): unknown {
-  const schedule = { interval: seconds(DAY_MS), initialDelay: "500ms", jitter: "500ms", lockTtl: "3s" };
+  const schedule = { interval: seconds(DAY_MS), initialDelay: "500ms", jitter: "500ms", lockTtl: "6s" };
   return {
     redis: { url: redisUrl },
     postgres: { url: databaseUrl },
@@ -201,27 +201,29 @@ export function workerFleetScenario(): void {
           .map((s) => `  ${s.day}\t${s.keys}\t${s.bytes}\t${s.usedMemory}\t${s.streamLength}\t${Math.round(s.keysWritten)}\t${JSON.stringify(s.byKind)}`)
           .join("\n")}`,
       );
-      // Both windows after the kill: one replica alone passes less often than two, which lifts the plateau a little.
-      const early = between(samples, KILL_DAY + 3, KILL_DAY + 7);
+      // Both windows after the kill and the survivor's takeover (within lockTtl): one replica alone passes less often
+      // than two, which lifts the plateau a little.
+      const early = between(samples, KILL_DAY + 8, KILL_DAY + 12);
       const late = between(samples, DAYS - 4, DAYS);
       const written = median(late.map((s) => s.keysWritten)) - median(early.map((s) => s.keysWritten));
       const grown = median(late.map((s) => s.keys)) - median(early.map((s) => s.keys));
       // Without reclaim every key written would still be there: growth would equal `written`.
-      expect(written).toBeGreaterThan(4_000);
+      expect(written).toBeGreaterThan(3_000);
       expect(grown).toBeLessThan(0.2 * written);
       expect(median(late.map((s) => s.bytes))).toBeLessThan(1.3 * median(early.map((s) => s.bytes)));
       // The backlog (20,000 entries) is trimmed, and after every redis-ttl pass the stream holds at most maxLen plus
-      // one macro node (~100 entries) and the events written since that pass started (a loaded machine spaces the
-      // passes out; the bound follows).
-      const passes = lockHolds(replicas).filter((h) => h.hook === "redis-ttl" && Number.isFinite(h.to));
-      const perDay = RATES.completions + RATES.failures;
+      // one macro node (~100 entries) and the events written since that pass started (counted by the simulator,
+      // which writes in bursts when a loaded machine holds it up).
+      const passes = lockHolds(replicas).filter((h) => h.hook === "redis-ttl" && !h.killed && Number.isFinite(h.to));
+      const writtenBy = (time: number) => fleet!.ticks.filter((tick) => tick.at <= time).at(-1)?.records ?? 0;
       const checked = samples.flatMap((sample) => {
         const last = passes.filter((h) => h.to <= sample.at).at(-1);
         if (!last) return [];
-        const bound = STREAM_MAX_LEN + 100 + perDay * ((sample.at - last.from) / DAY_MS + 0.5);
-        return [{ day: sample.day, length: sample.streamLength, bound: Math.round(bound), over: sample.streamLength > bound }];
+        const bound = STREAM_MAX_LEN + 100 + (sample.recordsWritten - writtenBy(last.from));
+        return [{ day: sample.day, length: sample.streamLength, bound, over: sample.streamLength > bound, at: sample.at, lastPass: [last.from, last.to, last.pid] }];
       });
       expect(checked.length).toBeGreaterThan(DAYS - 5);
+      if (checked.some((c) => c.over)) console.error(`fleet: stream checks ${JSON.stringify(checked)}`);
       expect(checked.filter((c) => c.over)).toEqual([]);
     });
 
@@ -356,8 +358,11 @@ export function workerFleetScenario(): void {
         // ...and the survivor carried on alone.
         expect(holds.some((h) => h.hook === hook && h.pid === survivor!.pid && h.from > killedAt), `${hook} after the kill`).toBe(true);
       }
-      const failed = replicas.flatMap((r) => r.logLines()).filter((l) => (l.msg === "pass failed" || l.msg === "pass aborted") && (l.time ?? 0) < stoppingAt);
-      expect(failed.map((l) => `${l.hook}: ${JSON.stringify(l.err)}`)).toEqual([]);
+      // A pass whose lock renewals went unconfirmed for half the TTL is aborted (safe: the next one redoes it); none failed.
+      const lines = replicas.flatMap((r) => r.logLines()).filter((l) => (l.time ?? 0) < stoppingAt);
+      const aborted = lines.filter((l) => l.msg === "pass aborted").length;
+      console.info(`fleet: ${holds.length} passes held a lock, ${aborted} aborted (lock lost) before the final SIGTERM`);
+      expect(lines.filter((l) => l.msg === "pass failed").map((l) => `${l.hook}: ${JSON.stringify(l.err)}`)).toEqual([]);
       expect(survivorExit).toBe(0);
     });
   });
