@@ -23,7 +23,7 @@ const RENEW = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("
 
 /**
  * A Redis leader lock: `SET key token NX PX ttl`, renewed every ttl/6 while held (lost when no renewal was
- * confirmed for half the TTL, so the holder is told while the lock is still its own), released only by its holder
+ * confirmed for 2/3 of the TTL, so the holder is told while the lock is still its own), released only by its holder
  * (token-checked in a Lua script, so an expired lock taken by another replica is never deleted).
  *
  * @example
@@ -49,11 +49,11 @@ export function redisLock(client: RedisLockClient, options: { prefix?: string } 
         gone = true;
       };
       // Renew every ttl/6. The lock counts as lost when a renewal finds another token, or when no renewal sent in the
-      // last half TTL has been confirmed. A renewal stuck behind a busy connection or a starved process is not waited
-      // for: the pass is told while the lock is still its own (at least ttl/3 before it can expire), not after
+      // last 2/3 of the TTL has been confirmed. A renewal stuck behind a busy connection or a starved process is not
+      // waited for: the pass is told while the lock is still its own (at least ttl/6 before it can expire), not after
       // another replica took it (found by the e2e fleet scenario: a reply that came 5 s late let two passes overlap).
       const renew = setInterval(() => {
-        if (Date.now() - renewedAt >= ttlMs / 2) return lost();
+        if (Date.now() - renewedAt >= (2 * ttlMs) / 3) return lost();
         const sentAt = Date.now();
         client.eval(RENEW, 1, name, token, ttlMs).then(
           (renewed) => {
