@@ -207,9 +207,10 @@ export function workerFleetScenario(): void {
       const late = between(samples, DAYS - 4, DAYS);
       const written = median(late.map((s) => s.keysWritten)) - median(early.map((s) => s.keysWritten));
       const grown = median(late.map((s) => s.keys)) - median(early.map((s) => s.keys));
-      // Without reclaim every key written would still be there: growth would equal `written`.
+      // Without reclaim every key written would still be there: growth would equal `written` (without the offload
+      // alone, ~75 % of it). One loaded replica passing every 2 to 7 s (days, here) moves the plateau by up to ~25 %.
       expect(written).toBeGreaterThan(3_000);
-      expect(grown).toBeLessThan(0.2 * written);
+      expect(grown).toBeLessThan(0.35 * written);
       expect(median(late.map((s) => s.bytes))).toBeLessThan(1.3 * median(early.map((s) => s.bytes)));
       // The backlog (20,000 entries) is trimmed, and after every redis-ttl pass that walked the whole keyspace the
       // stream holds at most maxLen plus one macro node (~100 entries) and the events written since that pass started
