@@ -53,8 +53,11 @@ export interface Connections {
 export function createConnections(options: ConnectionsOptions = {}): Connections {
   const log = (options.logger ?? silentLogger).child({ component: "connections" });
   const connectTimeout = options.connectTimeout ?? 5_000;
-  const redisClients = new Map<string, { client: RedisClient; lastError: () => Error | undefined }>();
-  const pools = new Map<string, Pool>();
+  // The promise of each client is stored before anything is awaited: callers that ask for one URL at the same time
+  // (the first passes of several hooks) share one client instead of opening one each, of which close() would know
+  // only the last (the others kept `reclaim start` alive after "reclaim stopped").
+  const redisClients = new Map<string, Promise<{ client: RedisClient; lastError: () => Error | undefined }>>();
+  const pools = new Map<string, Promise<Pool>>();
 
   async function openRedis(target: RedisTarget) {
     const { Redis, Cluster } = await import("ioredis");
@@ -91,14 +94,22 @@ export function createConnections(options: ConnectionsOptions = {}): Connections
     return { client, lastError: () => lastError };
   }
 
+  async function openPool(target: PostgresTarget): Promise<Pool> {
+    const pg = await import("pg");
+    const pool = new pg.default.Pool({ connectionString: target.url, max: 4, connectionTimeoutMillis: connectTimeout, idleTimeoutMillis: 30_000, application_name: "reclaim" });
+    // An idle client that loses its server emits here; without a listener the process would crash.
+    pool.on("error", (err) => log.warn({ store: redactUrl(target.url), error: err.message }, "Postgres connection error"));
+    return pool;
+  }
+
   return {
     async redis(target) {
       let entry = redisClients.get(target.url);
       if (!entry) {
-        entry = await openRedis(target);
+        entry = openRedis(target);
         redisClients.set(target.url, entry);
       }
-      const { client, lastError } = entry;
+      const { client, lastError } = await entry;
       try {
         await withTimeout(client.ping(), connectTimeout);
       } catch (err) {
@@ -108,14 +119,12 @@ export function createConnections(options: ConnectionsOptions = {}): Connections
     },
 
     async postgres(target) {
-      let pool = pools.get(target.url);
-      if (!pool) {
-        const pg = await import("pg");
-        pool = new pg.default.Pool({ connectionString: target.url, max: 4, connectionTimeoutMillis: connectTimeout, idleTimeoutMillis: 30_000, application_name: "reclaim" });
-        // An idle client that loses its server emits here; without a listener the process would crash.
-        pool.on("error", (err) => log.warn({ store: redactUrl(target.url), error: err.message }, "Postgres connection error"));
-        pools.set(target.url, pool);
+      let opening = pools.get(target.url);
+      if (!opening) {
+        opening = openPool(target);
+        pools.set(target.url, opening);
       }
+      const pool = await opening;
       try {
         await pool.query("SELECT 1");
       } catch (err) {
@@ -125,14 +134,15 @@ export function createConnections(options: ConnectionsOptions = {}): Connections
     },
 
     async close() {
-      const redis = [...redisClients.values()].map(async ({ client }) => {
+      const redis = [...redisClients.values()].map(async (entry) => {
+        const { client } = await entry;
         try {
           await client.quit();
         } catch {
           client.disconnect();
         }
       });
-      const pg = [...pools.values()].map((pool) => pool.end());
+      const pg = [...pools.values()].map(async (pool) => (await pool).end());
       redisClients.clear();
       pools.clear();
       await Promise.allSettled([...redis, ...pg]);

@@ -23,6 +23,21 @@ describe("createConnections()", () => {
     }
   });
 
+  it("hands callers that ask for one URL at the same time one client, and close() ends it (none is left open)", async () => {
+    const connections = createConnections();
+    try {
+      const redis = await Promise.all([1, 2, 3].map(() => connections.redis({ url: redisUrl })));
+      const pools = await Promise.all([1, 2, 3].map(() => connections.postgres({ url: databaseUrl })));
+      expect(new Set(redis).size).toBe(1);
+      expect(new Set(pools).size).toBe(1);
+      await connections.close();
+      await vi.waitFor(() => expect(redis[0]!.status).toBe("end"));
+      expect(pools[0]!.ended).toBe(true);
+    } finally {
+      await connections.close();
+    }
+  });
+
   it("rejects with one line naming the store without its password when it cannot be reached", async () => {
     const connections = createConnections({ connectTimeout: 2_000 });
     const port = await freePort();

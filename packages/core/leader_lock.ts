@@ -22,7 +22,8 @@ const RELEASE = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call
 const RENEW = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) else return 0 end`;
 
 /**
- * A Redis leader lock: `SET key token NX PX ttl`, renewed every ttl/3 while held, released only by its holder
+ * A Redis leader lock: `SET key token NX PX ttl`, renewed every ttl/6 while held (lost when no renewal was
+ * confirmed for 2/3 of the TTL, so the holder is told while the lock is still its own), released only by its holder
  * (token-checked in a Lua script, so an expired lock taken by another replica is never deleted).
  *
  * @example
@@ -36,26 +37,32 @@ export function redisLock(client: RedisLockClient, options: { prefix?: string } 
     async acquire(key, ttlMs, onLost) {
       const name = prefix + key;
       const token = randomBytes(16).toString("hex");
+      const setAt = Date.now();
       if ((await client.set(name, token, "PX", ttlMs, "NX")) !== "OK") return null;
-      let renewedAt = Date.now();
+      // When the last renewal Redis confirmed was sent: the lock lasts at least `ttlMs` from then.
+      let renewedAt = setAt;
       let released = false;
+      let gone = false;
       const lost = () => {
         clearInterval(renew);
-        if (!released) onLost?.();
+        if (!released && !gone) onLost?.();
+        gone = true;
       };
-      // Renew every ttl/3; a renewal that finds another token, or none that succeeded for 2/3 of the TTL,
-      // means the lock is (or is about to be) lost.
+      // Renew every ttl/6. The lock counts as lost when a renewal finds another token, or when no renewal sent in the
+      // last 2/3 of the TTL has been confirmed. A renewal stuck behind a busy connection or a starved process is not
+      // waited for: the pass is told while the lock is still its own (at least ttl/6 before it can expire), not after
+      // another replica took it (found by the e2e fleet scenario: a reply that came 5 s late let two passes overlap).
       const renew = setInterval(() => {
+        if (Date.now() - renewedAt >= (2 * ttlMs) / 3) return lost();
+        const sentAt = Date.now();
         client.eval(RENEW, 1, name, token, ttlMs).then(
           (renewed) => {
-            if (Number(renewed) === 1) renewedAt = Date.now();
+            if (Number(renewed) === 1) renewedAt = Math.max(renewedAt, sentAt);
             else lost();
           },
-          () => {
-            if (Date.now() - renewedAt >= (2 * ttlMs) / 3) lost();
-          },
+          () => undefined, // an error is a renewal not confirmed: the check above decides
         );
-      }, Math.max(250, Math.floor(ttlMs / 3)));
+      }, Math.max(250, Math.floor(ttlMs / 6)));
       renew.unref();
       return async () => {
         if (released) return;

@@ -2,6 +2,8 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { postgresLock, redisLock } from "./leader_lock.ts";
+import { Writable } from "node:stream";
+import { createLogger } from "./logger.ts";
 import { createRunner } from "./runner.ts";
 import { databaseUrl, redisUrl } from "./testing.ts";
 import { deferred } from "./_test_support.ts";
@@ -62,6 +64,45 @@ describe("redisLock()", () => {
     expect((await first).outcome).toBe("success");
     expect(passes).toBe(1);
     expect((await b.runOnce()).outcome).toBe("success");
+  });
+});
+
+describe("the runner's lock lines", () => {
+  it("brackets each pass that held the lock with 'leader lock taken' and 'releasing the leader lock' (debug), and a skipped pass with neither", async () => {
+    const lines: Array<{ msg: string; hook: string }> = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split("\n")) if (line) lines.push(JSON.parse(line) as { msg: string; hook: string });
+        done();
+      },
+    });
+    const logger = createLogger({ level: "debug", destination });
+    const gate = deferred();
+    const inside = deferred();
+    const name = `lines-${process.pid}-${Date.now()}`;
+    const hook = {
+      name,
+      run: async () => {
+        lines.push({ msg: "run", hook: name });
+        inside.resolve();
+        await gate.promise;
+        return { removed: 0, reclaimedBytes: 0 };
+      },
+    };
+    const a = createRunner(hook, { lock: redisLock(redis), enabled: true, logger });
+    const b = createRunner(hook, { lock: redisLock(redis), enabled: true, logger });
+    const first = a.runOnce();
+    await inside.promise;
+    expect((await b.runOnce()).outcome).toBe("skipped");
+    gate.resolve();
+    await first;
+    expect(lines.filter((l) => l.hook === name).map((l) => l.msg)).toEqual([
+      "leader lock taken",
+      "run",
+      "another replica holds the leader lock; pass skipped",
+      "releasing the leader lock",
+      "pass finished; nothing to do",
+    ]);
   });
 });
 

@@ -42,6 +42,41 @@ describe("a pass that loses its leader lock", () => {
     expect(await redis.get(`reclaim:lock:${name}`)).toBe("another-replica"); // the new holder's lock is left alone
   });
 
+  it("is aborted while its Redis lock is still its own when renewals go unanswered (a stalled connection)", async () => {
+    const name = `stalled-${process.pid}-${Date.now()}`;
+    const own = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+    try {
+      await own.ping();
+      let begun!: () => void;
+      const started = new Promise<void>((resolve) => (begun = resolve));
+      let heldAtAbort: string | null | undefined;
+      const hook = {
+        name,
+        async run(ctx: { signal: AbortSignal }) {
+          begun();
+          while (!ctx.signal.aborted) await new Promise((resolve) => setTimeout(resolve, 20));
+          heldAtAbort = await redis.get(`reclaim:lock:${name}`); // through another connection
+          throwIfAborted(ctx.signal);
+          return { removed: 0, reclaimedBytes: 0 };
+        },
+      };
+      const runner = createRunner(hook as never, { lock: redisLock(own), lockTtl: 6_000, enabled: true });
+      const pass = runner.runOnce();
+      await started;
+      // Replies stop being read: renewals are sent but never confirmed, as behind a busy connection.
+      const socket = (own as unknown as { stream: { pause(): void; resume(): void } }).stream;
+      socket.pause();
+      await vi.waitFor(() => expect(heldAtAbort).not.toBeUndefined(), { timeout: 30_000, interval: 50 });
+      expect(heldAtAbort).not.toBeNull(); // told before the lock could expire
+      socket.resume(); // lets the release through
+      const result = await pass;
+      expect(result.outcome).toBe("aborted");
+      expect(await redis.get(`reclaim:lock:${name}`)).toBeNull();
+    } finally {
+      own.disconnect();
+    }
+  });
+
   it("is aborted when the connection holding its Postgres advisory lock dies", async () => {
     const name = `lost-pg-${process.pid}-${Date.now()}`;
     let begun!: () => void;

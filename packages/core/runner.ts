@@ -299,6 +299,9 @@ class HookRunner<R extends RunReport> implements Runner<R> {
             this.#log.debug("another replica holds the leader lock; pass skipped");
             return this.#finish({ outcome: "skipped", startedAt, durationMs: this.#now() - started, reason: "leader lock held elsewhere" });
           }
+          // With the release line below, these bracket the time this replica held the lock: what a test (or an
+          // operator reading debug logs of several replicas) checks passes of one hook never overlapped against.
+          this.#log.debug("leader lock taken");
         }
         const report = await this.hook.run({ signal: controller.signal, log: this.#log, span, dryRun: this.#dryRun, now: this.#now });
         span.setAttributes({ "reclaim.removed": report.removed, "reclaim.reclaimed_bytes": report.reclaimedBytes });
@@ -316,6 +319,7 @@ class HookRunner<R extends RunReport> implements Runner<R> {
         span.setAttribute("reclaim.outcome", result.outcome);
       } finally {
         if (release) {
+          this.#log.debug("releasing the leader lock");
           try {
             await release();
           } catch (err) {
