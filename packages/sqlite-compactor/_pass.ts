@@ -4,6 +4,7 @@ import Database from "better-sqlite3";
 import type { CompactorMetrics } from "./_metrics.ts";
 import { applyRetention, ARCHIVE_SCHEMA } from "./_retention.ts";
 import type { DatabaseStats, TableResult, VacuumOutcome } from "./report.ts";
+import { WritePacer } from "./_batch_sizer.ts";
 import { checkTables } from "./_schema_check.ts";
 import { quoteIdentifier } from "./_sql.ts";
 import { checkpoint, convertToIncremental, databaseStats, freeDiskBytes, IncrementalVacuum, isEmptyDatabase, type VacuumHooks } from "./_vacuum.ts";
@@ -60,11 +61,12 @@ export async function runPass(options: SqliteCompactorOptions, metrics: Compacto
     if (wal) db.pragma("main.synchronous = NORMAL");
     const afterBatch = wal ? () => void db.pragma("wal_checkpoint(PASSIVE)") : undefined;
     const hooks: VacuumHooks = { onTransaction, ...(afterBatch && { afterBatch }) };
-    const vacuum = new IncrementalVacuum(options.batchTarget);
+    const pacer = new WritePacer(options.batchTarget);
+    const vacuum = new IncrementalVacuum(options.batchTarget, pacer);
     const betweenBatches = ctx.dryRun ? undefined : releaseWhileDeleting(db, vacuum, options.vacuum.freeRatio, ctx.signal, hooks);
     const tables: TableResult[] = [];
     for (const shape of shapes) {
-      const result = await applyRetention(db, shape, { now: ctx.now(), signal: ctx.signal, batchTargetMs: options.batchTarget, archive, dryRun: ctx.dryRun, ...hooks, ...(betweenBatches && { betweenBatches }) });
+      const result = await applyRetention(db, shape, { now: ctx.now(), signal: ctx.signal, batchTargetMs: options.batchTarget, pacer, archive, dryRun: ctx.dryRun, ...hooks, ...(betweenBatches && { betweenBatches }) });
       tables.push(result);
       if (!ctx.dryRun) {
         if (result.deleted > 0) metrics.rowsRemoved.inc({ table: result.table }, result.deleted);

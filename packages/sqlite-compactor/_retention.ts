@@ -1,7 +1,6 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { throwIfAborted } from "@reclaim/core";
 import type { Database } from "better-sqlite3";
-import { BatchSizer, pauseAfter } from "./_batch_sizer.ts";
+import { BatchSizer, timeTransaction, type TransactionTiming, type WritePacer } from "./_batch_sizer.ts";
 import type { TableShape } from "./_schema_check.ts";
 import type { TableResult } from "./report.ts";
 import { quoteIdentifier, retentionPredicate, terminalParameters, timeMsExpression } from "./_sql.ts";
@@ -16,13 +15,15 @@ export interface RetentionRun {
   now: number;
   signal: AbortSignal;
   batchTargetMs: number;
+  /** Spaces the write transactions of the whole pass (deletes and incremental vacuum steps alike). */
+  pacer: WritePacer;
   archive: boolean;
   dryRun: boolean;
   /** Called with each write transaction's duration in ms. */
   onTransaction?(ms: number): void;
   /** Called after each batch, outside any transaction (the pass checkpoints the WAL there). */
   afterBatch?(): void;
-  /** Awaited after each batch's pause (the pass gives the pages just freed back there). */
+  /** Awaited after each batch (the pass gives the pages just freed back there). */
   betweenBatches?(): Promise<void>;
 }
 
@@ -82,23 +83,23 @@ export async function applyRetention(db: Database, shape: TableShape, run: Reten
     const end = (windowEnd.get(cursor, sizer.size - 1) as bigint | undefined) ?? bounds.hi;
     const hi = end < bounds.hi ? end : bounds.hi;
     const window = { ...params, lo: cursor, hi };
-    let slowest = 0;
+    let slowest: TransactionTiming | undefined;
     if (copy) {
-      const started = performance.now();
-      result.archived += copy.run({ ...window, now: run.now }).changes;
-      slowest = performance.now() - started;
-      run.onTransaction?.(slowest);
+      // A write to the archive file only: the service's database is read, not locked for writing.
+      const copied = timeTransaction(() => copy.run({ ...window, now: run.now }));
+      result.archived += copied.value.changes;
+      run.onTransaction?.(copied.timing.ms);
+      slowest = copied.timing;
     }
-    const started = performance.now();
-    result.deleted += remove.run(window).changes;
-    const took = performance.now() - started;
-    run.onTransaction?.(took);
-    slowest = Math.max(slowest, took);
-    sizer.record(slowest);
+    await run.pacer.ready();
+    const removed = run.pacer.write(() => remove.run(window));
+    result.deleted += removed.value.changes;
+    run.onTransaction?.(removed.timing.ms);
+    if (!slowest || removed.timing.ms > slowest.ms) slowest = removed.timing;
+    sizer.record(slowest.ms, slowest);
     result.batches++;
     cursor = hi;
     run.afterBatch?.();
-    await sleep(pauseAfter(slowest, run.batchTargetMs));
     await run.betweenBatches?.();
   }
   return result;

@@ -1,9 +1,8 @@
 import { statfsSync } from "node:fs";
 import { dirname } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { throwIfAborted } from "@reclaim/core";
 import type { Database } from "better-sqlite3";
-import { BatchSizer, pauseAfter } from "./_batch_sizer.ts";
+import { BatchSizer, WritePacer } from "./_batch_sizer.ts";
 import type { DatabaseStats } from "./report.ts";
 
 
@@ -51,7 +50,7 @@ export interface VacuumHooks {
 
 /**
  * Gives free pages back to the filesystem with `PRAGMA incremental_vacuum(N)` in steps sized to `targetMs` (each
- * step is one short write transaction), pausing between steps. One instance serves a whole pass, so that the step
+ * step is one short write transaction), spaced like every write transaction of the pass (`WritePacer`). One instance serves a whole pass, so that the step
  * size learnt on one call carries over to the next.
  *
  * Each page a step releases costs SQLite a walk of the free-page list (to take the file's last page out of it, or to
@@ -60,13 +59,14 @@ export interface VacuumHooks {
  * therefore releases pages while it deletes, keeping the list short (see runPass).
  */
 export class IncrementalVacuum {
-  readonly #targetMs: number;
+  readonly #pacer: WritePacer;
   readonly #sizer: BatchSizer;
   /** Pages released so far. */
   released = 0;
 
-  constructor(targetMs: number) {
-    this.#targetMs = targetMs;
+  /** `pacer` spaces the steps among the pass's other write transactions (a pacer of its own by default). */
+  constructor(targetMs: number, pacer: WritePacer = new WritePacer(targetMs)) {
+    this.#pacer = pacer;
     this.#sizer = new BatchSizer(targetMs, { initial: 64, min: 16, max: 1_000_000 });
   }
 
@@ -76,16 +76,15 @@ export class IncrementalVacuum {
     let left = start;
     while (left > 0) {
       throwIfAborted(signal);
-      const started = performance.now();
-      db.pragma(`incremental_vacuum(${Math.min(left, this.#sizer.size)})`);
-      const took = performance.now() - started;
-      hooks.onTransaction?.(took);
-      this.#sizer.record(took);
+      await this.#pacer.ready();
+      throwIfAborted(signal);
+      const { timing } = this.#pacer.write(() => db.pragma(`incremental_vacuum(${Math.min(left, this.#sizer.size)})`));
+      hooks.onTransaction?.(timing.ms);
+      this.#sizer.record(timing.ms, timing);
       hooks.afterBatch?.();
       const now = db.pragma("freelist_count", { simple: true }) as number;
       if (now >= left) break; // nothing released (another connection holds pages?): stop rather than spin
       left = now;
-      await sleep(pauseAfter(took, this.#targetMs));
     }
     this.released += start - left;
     return start - left;
