@@ -1,5 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
-
 /** How many recent batches the cost estimates look back over. */
 const COST_WINDOW = 4;
 /** Batches after a preempted one during which the contended CPU budget applies. */
@@ -126,37 +124,4 @@ export function pauseAfter(elapsedMs: number, targetMs: number): number {
   let step = BUSY_DELAYS.length - 1;
   while (step > 0 && (BUSY_TOTALS[step] as number) > elapsedMs) step--;
   return Math.max(1, Math.min(targetMs, Math.ceil((BUSY_DELAYS[step] as number) * 1.2) + 1));
-}
-
-/**
- * Spaces a pass's write transactions on the main database: each one starts only after the gap the previous one calls
- * for ({@link pauseAfter}; time spent meanwhile on reads and checkpoints counts), and always right after a sleep, so
- * that it begins on a fresh scheduler slice instead of after a read that used part of it.
- *
- * @example
- * ```ts
- * const pacer = new WritePacer(50);
- * await pacer.ready();
- * const { value, timing } = pacer.write(() => remove.run(window));
- * ```
- */
-export class WritePacer {
-  readonly #targetMs: number;
-  #freeUntil = 0;
-
-  constructor(targetMs: number) {
-    this.#targetMs = targetMs;
-  }
-
-  /** Waits until the next write transaction may start (at least a 1 ms sleep). */
-  async ready(): Promise<void> {
-    await sleep(Math.max(1, this.#freeUntil - performance.now()));
-  }
-
-  /** Runs one write transaction (call {@link ready} first), timed with {@link timeTransaction}. */
-  write<T>(fn: () => T): { value: T; timing: TransactionTiming } {
-    const result = timeTransaction(fn);
-    this.#freeUntil = performance.now() + pauseAfter(result.timing.ms, this.#targetMs);
-    return result;
-  }
 }

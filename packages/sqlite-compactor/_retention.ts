@@ -1,6 +1,7 @@
 import { throwIfAborted } from "@reclaim/core";
 import type { Database } from "better-sqlite3";
-import { BatchSizer, timeTransaction, type TransactionTiming, type WritePacer } from "./_batch_sizer.ts";
+import { BatchSizer, timeTransaction, type TransactionTiming } from "./_batch_sizer.ts";
+import type { WritePacer } from "./_write_pacer.ts";
 import type { TableShape } from "./_schema_check.ts";
 import type { TableResult } from "./report.ts";
 import { quoteIdentifier, retentionPredicate, terminalParameters, timeMsExpression } from "./_sql.ts";
@@ -23,8 +24,8 @@ export interface RetentionRun {
   onTransaction?(ms: number): void;
   /** Called after each batch, outside any transaction (the pass checkpoints the WAL there). */
   afterBatch?(): void;
-  /** Awaited after each batch (the pass gives the pages just freed back there). */
-  betweenBatches?(): Promise<void>;
+  /** Awaited after each batch with the page counts at its commit (the pass gives the pages just freed back there). */
+  betweenBatches?(pages: { freePages: number; pageCount: number }): Promise<void>;
 }
 
 /**
@@ -77,30 +78,41 @@ export async function applyRetention(db: Database, shape: TableShape, run: Reten
   );
 
   const sizer = new BatchSizer(run.batchTargetMs);
+  const last = bounds.hi;
+  const nextEnd = (lo: bigint): bigint => {
+    const end = (windowEnd.get(lo, sizer.size - 1) as bigint | undefined) ?? last;
+    return end < last ? end : last;
+  };
   let cursor = bounds.lo - 1n;
-  while (cursor < bounds.hi) {
+  while (cursor < last) {
     throwIfAborted(run.signal);
-    const end = (windowEnd.get(cursor, sizer.size - 1) as bigint | undefined) ?? bounds.hi;
-    const hi = end < bounds.hi ? end : bounds.hi;
-    const window = { ...params, lo: cursor, hi };
+    const lo = cursor;
     let slowest: TransactionTiming | undefined;
+    let copiedUpTo: bigint | undefined;
     if (copy) {
       // A write to the archive file only: the service's database is read, not locked for writing.
-      const copied = timeTransaction(() => copy.run({ ...window, now: run.now }));
+      copiedUpTo = nextEnd(lo);
+      const copied = timeTransaction(() => copy.run({ ...params, lo, hi: copiedUpTo, now: run.now }));
       result.archived += copied.value.changes;
       run.onTransaction?.(copied.timing.ms);
       slowest = copied.timing;
     }
-    await run.pacer.ready();
-    const removed = run.pacer.write(() => remove.run(window));
+    // The window's end and the free-page counts are read inside the write transaction: one lock to wait for.
+    const removed = await run.pacer.transaction(() => {
+      const hi = copiedUpTo ?? nextEnd(lo);
+      const changes = remove.run({ ...params, lo, hi }).changes;
+      const freePages = db.pragma("freelist_count", { simple: true }) as number;
+      const pageCount = db.pragma("page_count", { simple: true }) as number;
+      return { hi, changes, pages: { freePages, pageCount } };
+    }, run.signal);
     result.deleted += removed.value.changes;
     run.onTransaction?.(removed.timing.ms);
     if (!slowest || removed.timing.ms > slowest.ms) slowest = removed.timing;
     sizer.record(slowest.ms, slowest);
     result.batches++;
-    cursor = hi;
+    cursor = removed.value.hi;
     run.afterBatch?.();
-    await run.betweenBatches?.();
+    await run.betweenBatches?.(removed.value.pages);
   }
   return result;
 }
