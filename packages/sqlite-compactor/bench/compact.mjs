@@ -9,8 +9,9 @@
 // the one-time conversion), RUNS: A/B pairs (medians reported), DIR: working folder (default /tmp/reclaim-sqlite-bench),
 // ONLY=ours: skip the baseline, TRACE=1: line the writer's stalls of 50 ms or more up with the compactor's statements (all in DIR/trace.json),
 // LOAD=1: one CPU-bound process per core runs beside the benchmark the whole time (the compactor, the writer and
-// the baseline compete with them for the CPU, as on a busy host). CONTROL=SECONDS: first let the writer run alone on
+// the baseline compete with them for the CPU, as on a busy host); each in its own session (LOAD=same: in the bench's). CONTROL=SECONDS: first let the writer run alone on
 // a copy of the file for that long (with the hogs if LOAD=1): its stalls without any compactor, the floor.
+// ISOLATE=1: the writer runs real-time (chrt -f 50: needs root), so it measures the lock, not its own scheduling.
 import { execFileSync, fork, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -31,8 +32,14 @@ mkdirSync(DIR, { recursive: true });
 const template = join(DIR, `template-${ROWS}-${AUTO_VACUUM}.db`);
 if (!existsSync(template)) generate(template);
 
-const LOAD = process.env.LOAD === "1";
-const hogs = LOAD ? Array.from({ length: availableParallelism() }, () => spawn(process.execPath, ["-e", "for (;;);"], { stdio: "ignore" })) : [];
+const LOAD = process.env.LOAD === "1" || process.env.LOAD === "same";
+const ISOLATE = process.env.ISOLATE === "1";
+// LOAD=1: each hog in a session of its own, as another program on the host is (Linux's autogroup then schedules it
+// as its own group, as it would a systemd service or a container's cgroup). LOAD=same: in the bench's session, so
+// the hogs compete with the compactor task for task inside one group (a busy thread of the service itself).
+const hogs = LOAD ? Array.from({ length: availableParallelism() }, () => spawn(process.execPath, ["-e", "for (;;);"], { stdio: "ignore", detached: process.env.LOAD === "1" })) : [];
+process.on("exit", () => hogs.forEach((hog) => hog.kill("SIGKILL")));
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => process.exit(130));
 const results = { ours: [], baseline: [] };
 try {
   if (process.env.CONTROL) {
@@ -80,6 +87,9 @@ async function measure(name, body) {
   execFileSync("sync");
   const writer = fork(join(here, "writer.mjs"), [path, "5000", "2"]);
   await once(writer, "message");
+  // ISOLATE=1: the writer runs real-time (SCHED_FIFO, all its threads), so its stalls are the time it waits for the
+  // lock (and I/O), not for a CPU the hogs and other users hold: it measures, it does not compete.
+  if (ISOLATE) execFileSync("chrt", ["-a", "-f", "-p", "50", String(writer.pid)]);
   const started = performance.now();
   const extra = await body(path);
   // ours: the pass as timed inside its process (Node's start-up excluded); sqlite3: the whole shell command.
@@ -95,7 +105,7 @@ async function measure(name, body) {
   const bytes = fileBytes(path);
   const sorted = latencies.sort((a, b) => a - b);
   const q = (p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-  const result = { name, load: LOAD ? hogs.length : 0, loadavg1: +loadavg()[0].toFixed(1), ms, bytes, inserts: latencies.length, errors: errors.length, p50: q(0.5), p99: q(0.99), max: sorted.at(-1), ...extra };
+  const result = { name, load: LOAD ? `${hogs.length}${process.env.LOAD === "same" ? " same session" : ""}` : 0, isolated: ISOLATE, loadavg1: +loadavg()[0].toFixed(1), ms, bytes, inserts: latencies.length, errors: errors.length, p50: q(0.5), p99: q(0.99), max: sorted.at(-1), ...extra };
   console.error(JSON.stringify(result));
   for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
   return result;
