@@ -94,9 +94,12 @@ async function measure(name, body) {
   const extra = await body(path);
   // ours: the pass as timed inside its process (Node's start-up excluded); sqlite3: the whole shell command.
   const ms = extra.passMs ?? performance.now() - started;
+  // Both listeners before "stop": the writer can exit before a listener added after its message would be.
+  const reported = once(writer, "message");
+  const exited = once(writer, "exit");
   writer.send("stop");
-  const [{ latencies, errors, slow }] = await once(writer, "message");
-  await once(writer, "exit");
+  const [{ latencies, errors, slow }] = await reported;
+  await exited;
   if (extra.traced) {
     correlate(slow, extra.traced);
     writeFileSync(join(DIR, "trace.json"), JSON.stringify({ slow, traced: extra.traced }));
