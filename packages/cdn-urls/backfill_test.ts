@@ -119,6 +119,43 @@ describe("backfillCdnUrls()", () => {
     expectClean(await contentOf(pool, schema));
   });
 
+  it("shrinks the batch and retries after a statement timeout instead of failing", async () => {
+    const schema = await fixture("slow", 400);
+    // Every rewritten row costs 5 ms inside Postgres: 200 rows (~140 rewritten) outlast the 300 ms statement_timeout,
+    // 50 rows do not.
+    await pool.query(`
+      CREATE FUNCTION "${schema}".slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.005); RETURN NEW; END $$;
+      CREATE TRIGGER slow BEFORE UPDATE ON "${schema}".assets FOR EACH ROW EXECUTE FUNCTION "${schema}".slow()`);
+    const errors: string[] = [];
+    const report = await backfillCdnUrls(pool, assetOptions(schema, { statementTimeout: 300, initialBatchSize: 200, batchTarget: 100 }), {
+      onRetry: (err) => errors.push((err as Error & { code?: string }).code ?? err.message),
+    });
+    expect(errors.length).toBeGreaterThan(0);
+    expect(new Set(errors)).toEqual(new Set(["57014"])); // canceling statement due to statement timeout
+    expect(report.columns[0]!.retries).toBe(errors.length);
+    expectClean(await contentOf(pool, schema));
+  });
+
+  it("pauses between batches for `pause`", async () => {
+    const schema = await fixture("pause", 300);
+    const ends: number[] = [];
+    let done = 0;
+    const report = await backfillCdnUrls(pool, assetOptions(schema, { pause: "40ms", initialBatchSize: 50, maxBatchSize: 50 }), {
+      onProgress: (progress) => {
+        // called when the table's sweep starts (done 0), then after each batch
+        if (progress.done === done) return;
+        done = progress.done;
+        ends.push(performance.now());
+      },
+    });
+    expect(report.columns[0]!.batches).toBeGreaterThanOrEqual(6);
+    // onProgress runs after each batch commits; the next batch starts only after the pause: a lower bound, never flaky.
+    const gaps = ends.slice(1).map((end, i) => end - ends[i]!);
+    expect(gaps.length).toBeGreaterThanOrEqual(5);
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(39);
+    expectClean(await contentOf(pool, schema));
+  });
+
   it("waits while the replica lag is above maxReplicaLag", async () => {
     const schema = await fixture("lag", 100);
     const lags = [900, 900, 900];

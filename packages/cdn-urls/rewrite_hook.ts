@@ -1,4 +1,4 @@
-import type { Hook, HookIdentity, RunReport } from "@reclaim/core";
+import type { Hook, HookIdentity, ResourceFigure, RunReport } from "@reclaim/core";
 import { parseOptions } from "@reclaim/core";
 import type { Pool } from "pg";
 import { Registry } from "prom-client";
@@ -79,6 +79,8 @@ export function createCdnUrlsHook(options: CdnUrlsHookOptions): Hook<CdnUrlsRepo
   const rewrite = storedPathRewriter({ hosts: resolved.hosts });
   const job = `hook:${name}`;
   const relation = progressRelation(resolved.progressTable);
+  // What the console draws: values rewritten by this process's passes, and what the last pass left, by table.
+  const seen = { rewritten: 0, remaining: undefined as Record<string, number> | undefined };
   return {
     name,
     type: CDN_URLS_HOOK,
@@ -130,6 +132,10 @@ export function createCdnUrlsHook(options: CdnUrlsHookOptions): Hook<CdnUrlsRepo
       const remaining: Record<string, number> = {};
       for (const target of targets) remaining[target.table] = (remaining[target.table] ?? 0) + (await remainingRows(pool, target, resolved.hosts));
       for (const [table, count] of Object.entries(remaining)) metrics.remaining(table, count);
+      if (!ctx.dryRun) {
+        seen.rewritten += values;
+        seen.remaining = remaining;
+      }
       ctx.span.setAttributes({
         "reclaim.cdn_urls.values_rewritten": values,
         "reclaim.cdn_urls.rows_scanned": columns.reduce((sum, column) => sum + column.scanned, 0),
@@ -137,6 +143,15 @@ export function createCdnUrlsHook(options: CdnUrlsHookOptions): Hook<CdnUrlsRepo
         "reclaim.dry_run": ctx.dryRun,
       });
       return { removed: values, reclaimedBytes: 0, removedByKind: { url: values }, columns, remaining };
+    },
+    status() {
+      if (!seen.remaining) return { rewritten: seen.rewritten, remaining: null, resources: [] };
+      const left = Object.values(seen.remaining).reduce((sum, count) => sum + count, 0);
+      const resources: ResourceFigure[] = [
+        { label: "values rewritten since start", value: seen.rewritten, unit: "count", max: seen.rewritten + left },
+        ...Object.entries(seen.remaining).map(([table, count]): ResourceFigure => ({ label: `${table}: values still on old hosts`, value: count, unit: "count" })),
+      ];
+      return { rewritten: seen.rewritten, remaining: seen.remaining, resources };
     },
   };
 }

@@ -48,6 +48,14 @@ describe("createCdnUrlsHook()", () => {
     const rewritten = await registry.getSingleMetricAsString("reclaim_cdn_urls_rewritten_total");
     expect(rewritten).toContain(`reclaim_cdn_urls_rewritten_total{hook="assets-cdn",table="${schema}.assets"} ${firstReport.removed + second.removed}`);
     expect(await registry.getSingleMetricAsString("reclaim_cdn_urls_remaining_values")).toContain(`reclaim_cdn_urls_remaining_values{hook="assets-cdn",table="${schema}.assets"} 0`);
+    // the console's figures: values rewritten (a bar against rewritten + left) and what is left per table
+    const total = firstReport.removed + second.removed;
+    expect(hook.status?.()).toMatchObject({
+      resources: [
+        { label: "values rewritten since start", value: total, unit: "count", max: total },
+        { label: `${schema}.assets: values still on old hosts`, value: 0, unit: "count" },
+      ],
+    });
     const finished = await spans();
     expect(finished.map((span) => span.name)).toEqual(["rewrite cdn-urls", "rewrite cdn-urls", "rewrite cdn-urls"]);
     expect(finished[1]?.attributes["reclaim.cdn_urls.values_rewritten"]).toBe(second.removed);

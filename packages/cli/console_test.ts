@@ -3,7 +3,9 @@ import { existsSync, statSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, tempDir } from "@reclaim/core/testing";
+import { databaseUrl, freePort, redisUrl, tempDir } from "@reclaim/core/testing";
+import { Redis } from "ioredis";
+import pg from "pg";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { reclaim } from "./_test_cli.ts";
@@ -91,5 +93,57 @@ describe("the console (the exporter's /) in a real Chromium", () => {
       controller.abort();
     }
     expect((await daemon).code).toBe(0);
+  });
+
+  it("draws the store hooks' resources: Redis memory and keys without TTL, backfill progress", async (ctx) => {
+    if (!browser) return ctx.skip(`no Chromium at ${CHROMIUM} (apt-get install chromium)`);
+    await using dir = await tempDir("cli-console-stores-");
+    const prefix = `console${process.pid}`;
+    const redis = new Redis(redisUrl);
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+    const port = await freePort();
+    const controller = new AbortController();
+    let daemon: ReturnType<typeof reclaim> | undefined;
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    try {
+      await redis.mset(Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`${prefix}:hb:${i}`, "1"])));
+      await pool.query(`DROP SCHEMA IF EXISTS ${prefix} CASCADE; CREATE SCHEMA ${prefix};
+        CREATE TABLE ${prefix}.flat_file (id bigint PRIMARY KEY, url text);
+        INSERT INTO ${prefix}.flat_file SELECT i, 'https://cdn.example.ai/generations/' || i || '.png' FROM generate_series(1, 12) i`);
+      await writeFile(
+        join(dir.path, "reclaim.config.json"),
+        JSON.stringify({
+          exporter: { port, token: TOKEN },
+          redis: { url: redisUrl },
+          postgres: { url: databaseUrl },
+          hooks: {
+            "jobs-redis": { type: "redis-ttl", policies: [{ match: `${prefix}:hb:*`, ttl: "5m" }], initialDelay: 0, interval: "1h" },
+            "asset-urls": { type: "cdn-urls", hosts: ["cdn.example.ai"], columns: [{ table: `${prefix}.flat_file`, column: "url" }], progressTable: `${prefix}.progress`, initialDelay: 0, interval: "1h" },
+          },
+        }),
+      );
+      daemon = reclaim(["start"], { cwd: dir.path, signal: controller.signal });
+      await expect.poll(() => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false), { timeout: 30_000 }).toBe(true);
+      await page.goto(`http://127.0.0.1:${port}/`);
+      const figure = (hook: string, label: string) => page.locator(`section.card[data-hook="${hook}"] .figure[data-label="${label}"]`);
+
+      // Redis: its memory (a number: no maxmemory on the test Redis) and the 30 heartbeats the scan found without a TTL.
+      await expect.poll(() => figure("jobs-redis", "Redis memory").locator(".value").textContent(), { timeout: 30_000 }).toMatch(/^[\d.]+ (KiB|MiB|GiB)$/);
+      await expect.poll(() => figure("jobs-redis", "keys without TTL (last scan)").locator(".value").textContent()).toBe("30");
+      // The backfill: 12 values rewritten of 12 (a full bar), none left on the old host.
+      await expect.poll(() => figure("asset-urls", "values rewritten since start").locator(".value").textContent(), { timeout: 30_000 }).toBe("12 / 12");
+      expect(await figure("asset-urls", `${prefix}.flat_file: values still on old hosts`).locator(".value").textContent()).toBe("0");
+
+      await mkdir(join(SCREENSHOT, ".."), { recursive: true });
+      await page.screenshot({ path: SCREENSHOT.replace(/\.png$/, "-stores.png"), fullPage: true });
+    } finally {
+      await page.close();
+      controller.abort();
+      if (daemon) expect((await daemon).code).toBe(0);
+      await redis.del(...Array.from({ length: 30 }, (_, i) => `${prefix}:hb:${i}`));
+      redis.disconnect();
+      await pool.query(`DROP SCHEMA IF EXISTS ${prefix} CASCADE`);
+      await pool.end();
+    }
   });
 });

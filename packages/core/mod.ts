@@ -27,6 +27,7 @@ export * from "./kill_switch.ts";
 export * from "./leader_lock.ts";
 export * from "./logger.ts";
 export * from "./metrics.ts";
+export * from "./module_worker.ts";
 export * from "./options.ts";
 export * from "./process_identity.ts";
 export * from "./removed_bytes.ts";

@@ -18,6 +18,8 @@ export type RunnerState = "idle" | "scheduled" | "running" | "stopped" | "disabl
 /** How a pass ended. `skipped`: another replica held the leader lock, or the kill switch is on. */
 export type PassOutcome = "success" | "failure" | "aborted" | "skipped";
 
+const PASS_OUTCOMES: readonly PassOutcome[] = ["success", "failure", "aborted", "skipped"];
+
 /** The result of one pass; `runOnce()` resolves with it and never rejects. */
 export interface PassResult<R extends RunReport = RunReport> {
   outcome: PassOutcome;
@@ -161,6 +163,9 @@ class HookRunner<R extends RunReport> implements Runner<R> {
     this.#log = (logger ?? silentLogger).child({ hook: hook.name });
     this.#lock = lock;
     this.#metrics = hookMetrics(registry ?? new Registry());
+    // Every outcome's series exists from the start at 0, so that increase() sees the first failure.
+    for (const outcome of PASS_OUTCOMES) this.#metrics.runs.inc({ hook: hook.name, outcome }, 0);
+    this.#metrics.reclaimedBytes.inc({ hook: hook.name }, 0);
   }
 
   start(): void {

@@ -248,6 +248,8 @@ describe("createRunner()", () => {
     const registry = new Registry();
     const hook: Hook = { name: "disk", kind: "file", run: async () => ({ removed: 3, reclaimedBytes: 3_000, removedByKind: { age: 2, pressure: 1 } }) };
     const runner = createRunner(hook, { registry, enabled: true });
+    // every outcome's series starts at 0, so that increase() sees the first failure
+    expect(await registry.getSingleMetricAsString("reclaim_hook_runs_total")).toContain('reclaim_hook_runs_total{hook="disk",outcome="failure"} 0');
     await runner.runOnce();
     await runner.runOnce();
     const text = await registry.metrics();

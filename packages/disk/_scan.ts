@@ -1,10 +1,8 @@
 import { lstatSync, opendirSync, readdirSync, realpathSync } from "node:fs";
-import { createRequire } from "node:module";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { availableParallelism } from "node:os";
-import { pathToFileURL } from "node:url";
-import { Worker } from "node:worker_threads";
-import { throwIfAborted } from "@reclaim/core";
+import type { Worker } from "node:worker_threads";
+import { startModuleWorker, throwIfAborted } from "@reclaim/core";
 import type { ChunkConfig } from "./_scan_config.ts";
 import { makeChunkProcessor, type ChunkResult, type ChunkTask, type SkipCounts } from "./_scan_chunk.ts";
 
@@ -20,10 +18,8 @@ const IN_FLIGHT_PER_WORKER = 3;
 const STREAM_DIRECTORY_BYTES = 4 * 1024 * 1024;
 
 /**
- * Starts a worker thread of a walk: `_scan_worker.js` beside this file in `dist`. From the TypeScript sources (tests:
- * vitest resolves packages through their `source` condition) Node 20 cannot load `_scan_worker.ts` by itself, so
- * the worker gets what `forkTs()` gives a child process: the `source` condition and core's test loader, which
- * transpiles `.ts` files.
+ * Starts a worker thread of a walk: `_scan_worker.js` beside this file in `dist`, `_scan_worker.ts` (through core's
+ * test loader) when running from the sources, as {@link startModuleWorker} does.
  *
  * @example
  * ```ts
@@ -32,9 +28,7 @@ const STREAM_DIRECTORY_BYTES = 4 * 1024 * 1024;
  * ```
  */
 export function startScanWorker(config: ChunkConfig): Worker {
-  if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./_scan_worker.js", import.meta.url), { workerData: config });
-  const loader = pathToFileURL(createRequire(import.meta.url).resolve("@reclaim/core/ts_loader.mjs")).href;
-  return new Worker(new URL("./_scan_worker.ts", import.meta.url), { workerData: config, execArgv: ["--conditions=source", "--import", loader] });
+  return startModuleWorker(import.meta.url, "_scan_worker", { workerData: config });
 }
 
 /** Totals of one walk. */

@@ -7,7 +7,7 @@
  */
 import { unlinkSync } from "node:fs";
 import type { ChunkConfig, ScanMode } from "./_scan_config.ts";
-import { ATIME, BIRTHTIME, BLOCKS, CTIME, DEV, MODE, MTIME, SIZE, statReader, type StatReader } from "./_stat_array.ts";
+import { ATIME, BIRTHTIME, BLOCKS, CTIME, DEV, MODE, MTIME, SIZE, statReader, type StatReader } from "@reclaim/core/stat_array";
 
 /** A batch of names in one directory. */
 export interface ChunkTask {

@@ -12,7 +12,7 @@ const PROMETHEUS_DIR = fileURLToPath(new URL("../../docker/prometheus/", import.
 const hasPrometheus = spawnSync("prometheus", ["--version"], { stdio: "ignore" }).status === 0;
 
 describe("a real Prometheus server", () => {
-  it.skipIf(!hasPrometheus)("scrapes reclaim's /metrics and loads reclaim's alert rules from the compose stack's config", async () => {
+  it.skipIf(!hasPrometheus)("scrapes reclaim's /metrics, loads reclaim's alert rules from the compose stack's config and answers every dashboard query", async () => {
     await using dir = await tempDir("prometheus-");
     const registry = new Registry();
     const runner = createRunner({ name: "disk", spanName: "sweep disk", run: async () => ({ removed: 4, reclaimedBytes: 4096 }) }, { registry, enabled: true });
@@ -47,8 +47,17 @@ describe("a real Prometheus server", () => {
       expect(value).toBe("4");
       const rules = (await (await fetch(`${api}/rules`)).json()) as { data: { groups: Array<{ name: string; rules: Array<{ name: string; health: string }> }> } };
       const group = rules.data.groups.find((g) => g.name === "reclaim");
-      expect(group?.rules.map((rule) => rule.name)).toContain("ReclaimDiskPressure");
+      const alerts = [...(await readFile(join(PROMETHEUS_DIR, "reclaim.rules.yml"), "utf8")).matchAll(/- alert: (\w+)/g)].map((m) => m[1]);
+      expect(group?.rules.map((rule) => rule.name)).toEqual(alerts);
       expect(group?.rules.every((rule) => rule.health !== "err")).toBe(true);
+
+      // Every query of the Grafana dashboard is one this Prometheus accepts (Grafana's $__range as a fixed range).
+      const dashboard = JSON.parse(await readFile(join(PROMETHEUS_DIR, "../grafana/reclaim-dashboard.json"), "utf8")) as { panels: Array<{ targets?: Array<{ expr: string }> }> };
+      for (const { expr } of dashboard.panels.flatMap((panel) => panel.targets ?? [])) {
+        const response = await fetch(`${api}/query?query=${encodeURIComponent(expr.replaceAll("$__range", "1h"))}`);
+        const body = (await response.json()) as { status: string; error?: string };
+        expect(body, expr).toMatchObject({ status: "success" });
+      }
     } finally {
       server.kill("SIGTERM");
       await app.close();

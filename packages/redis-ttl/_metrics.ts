@@ -3,6 +3,7 @@ import type { Counter, Gauge, Registry } from "prom-client";
 
 export interface RedisTtlMetrics {
   usedMemory: Gauge<"hook">;
+  maxMemory: Gauge<"hook">;
   scanned: Counter<"hook">;
   ttlsSet: Counter<"hook" | "policy">;
   withoutTtl: Gauge<"hook" | "policy">;
@@ -20,6 +21,11 @@ export function redisTtlMetrics(registry: Registry): RedisTtlMetrics {
     usedMemory: gauge(registry, {
       name: "reclaim_redis_used_memory_bytes",
       help: "Memory Redis reports in use (INFO used_memory, summed over masters), read at the start of each pass.",
+      labelNames: ["hook"],
+    }),
+    maxMemory: gauge(registry, {
+      name: "reclaim_redis_maxmemory_bytes",
+      help: "Redis's maxmemory (INFO maxmemory, summed over masters; 0 = no limit), read at the start of each pass.",
       labelNames: ["hook"],
     }),
     scanned: counter(registry, { name: "reclaim_redis_keys_scanned_total", help: "Keys returned by SCAN to the redis-ttl hook.", labelNames: ["hook"] }),

@@ -88,20 +88,29 @@ describe("createRedisTtlHook() against a Redis that goes away or is locked down"
     }
   });
 
-  test("under a volatile-* maxmemory-policy it warns once and sets the metric, even where CONFIG is renamed away", async () => {
-    await using server = await ownRedis(["--maxmemory-policy", "volatile-lru", "--rename-command", "CONFIG", ""]);
+  test("under a volatile-* maxmemory-policy it warns once and sets the metric, even where CONFIG is renamed away; memory is shown against maxmemory", async () => {
+    await using server = await ownRedis(["--maxmemory", "64mb", "--maxmemory-policy", "volatile-lru", "--rename-command", "CONFIG", ""]);
     const redis = connect(server.url);
     try {
       await redis.set("hb:1", "1");
-      const { pass, lines, registry } = setup({ name: "volatile", redis, policies: [{ match: "hb:*", ttl: "5m" }] });
+      const { pass, lines, registry, hook } = setup({ name: "volatile", redis, policies: [{ match: "hb:*", ttl: "5m" }] });
 
       const first = await pass();
-      await pass();
+      const second = await pass();
 
       expect(first.maxmemoryPolicy).toBe("volatile-lru");
       expect(lines.filter((l) => l.level === 40 && String(l.msg).includes("volatile"))).toHaveLength(1);
       expect(await registry.getSingleMetricAsString("reclaim_redis_volatile_eviction")).toContain('reclaim_redis_volatile_eviction{hook="volatile"} 1');
+      expect(await registry.getSingleMetricAsString("reclaim_redis_maxmemory_bytes")).toContain(`reclaim_redis_maxmemory_bytes{hook="volatile"} ${64 * 2 ** 20}`);
       expect(await redis.pttl("hb:1")).toBeGreaterThan(0);
+      // The console's figures: memory as a bar against maxmemory, and the keys the last complete scan found without a TTL.
+      expect(hook.status?.()).toMatchObject({
+        maxmemoryBytes: 64 * 2 ** 20,
+        resources: [
+          { label: "Redis memory", unit: "bytes", value: second.usedMemoryBytes, max: 64 * 2 ** 20 },
+          { label: "keys without TTL (last scan)", unit: "count", value: 0 },
+        ],
+      });
     } finally {
       redis.disconnect();
     }

@@ -90,10 +90,26 @@ export async function lastReflogAt(worktree: string): Promise<number | null> {
   }
 }
 
-/** Tracked paths (index entries, submodules included) at or under `rel` in a worktree; at most `limit`. */
-export async function trackedUnder(worktree: string, rel: string, limit = 5): Promise<string[]> {
-  const out = await git(worktree, ["ls-files", "-z", "--", rel]);
-  return out.split("\0").filter((p) => p !== "").slice(0, limit);
+/**
+ * Tracked paths (index entries, submodules included) at or under each of `rels` in a worktree, at most `limit` per
+ * folder: one `git ls-files` for all of them, only the index entries inside them come back.
+ */
+export async function trackedUnder(worktree: string, rels: readonly string[], limit = 5): Promise<Map<string, string[]>> {
+  const found = new Map<string, string[]>(rels.map((rel) => [rel, []]));
+  if (rels.length === 0) return found;
+  const out = await git(worktree, ["ls-files", "-z", "--", ...rels]);
+  for (const path of out.split("\0")) {
+    if (path === "") continue;
+    // Artifact folders never nest (a walk does not search inside one), so a path belongs to one folder at most.
+    for (const rel of rels) {
+      if (path === rel || path.startsWith(`${rel}/`)) {
+        const list = found.get(rel)!;
+        if (list.length < limit) list.push(path);
+        break;
+      }
+    }
+  }
+  return found;
 }
 
 /** `git status --porcelain=v1 -z` of a worktree (untracked folders listed whole). */

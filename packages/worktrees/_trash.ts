@@ -1,9 +1,8 @@
 import type * as NodeFs from "node:fs";
 import { lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmdirSync, statSync, unlinkSync } from "node:fs";
-import { availableParallelism } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { Worker } from "node:worker_threads";
 import { OWNER, ownerIsLive } from "@reclaim/core";
+import type { TreePool } from "./_tree_pool.ts";
 
 /** Name of the trash folder inside a worktree's own git directory (`<common>/worktrees/<id>/reclaim-trash`). */
 export const ADMIN_TRASH = "reclaim-trash";
@@ -92,21 +91,19 @@ export interface RemoveResult {
   errors: string[];
 }
 
-/** Threads that delete: both cores here (one per core, at most 4). */
-export function defaultDeleteThreads(): number {
-  return Math.max(1, Math.min(4, availableParallelism()));
-}
-
 /**
- * Deletes whole trees on worker threads: the calling thread splits each tree into subtrees (its first levels) and
- * hands them out one at a time per thread; each thread unlinks its subtree depth first, never following a symlink
- * (`unlink` removes the link itself) and never entering a directory on another filesystem than `dev`. The calling
- * thread then removes the emptied upper directories. `onProgress` runs on the calling thread after every subtree.
+ * Deletes whole trees on the pool's worker threads: the calling thread splits the trees into subtrees (breadth first
+ * through their first levels, until there are enough to keep every thread busy) and hands them out in small batches;
+ * each thread unlinks its subtrees depth first, `lstat`ing each entry (its type now, and its size), never following
+ * a symlink (`unlink` removes the link itself) and never entering a directory on another filesystem than `dev`. The
+ * calling thread then removes the emptied upper directories. `onProgress` runs on the calling thread after every
+ * batch; an aborted `signal` stops handing out subtrees (what is left stays in the trash for the next pass).
  */
 export async function removeTrees(
+  pool: TreePool,
   roots: readonly string[],
   dev: number,
-  options: { threads?: number; onProgress?: (entries: number) => void } = {},
+  options: { onProgress?: (entries: number) => void; signal?: AbortSignal } = {},
 ): Promise<RemoveResult> {
   const result: RemoveResult = { entries: 0, roots: roots.map(() => ({ size: 0, bytes: 0, files: 0 })), otherFilesystem: 0, errors: [] };
   const count = (root: number, st: { size: number; blocks: number }, file: boolean) => {
@@ -138,7 +135,7 @@ export async function removeTrees(
       note(err, root);
     }
   }
-  for (let depth = 0; depth < 3 && frontier.length > 0 && frontier.length < 256; depth++) {
+  for (let depth = 0; depth < 4 && frontier.length > 0 && frontier.length < 64 * pool.threads; depth++) {
     const next: Array<[number, string]> = [];
     for (const [index, dir] of frontier) {
       upper.push(dir);
@@ -171,54 +168,26 @@ export async function removeTrees(
     }
     frontier = next;
   }
-  const tasks = frontier;
-  const threads = Math.max(1, Math.min(options.threads ?? defaultDeleteThreads(), tasks.length));
-  if (tasks.length > 0) {
-    await new Promise<void>((resolve) => {
-      const workers: Worker[] = [];
-      let next = 0;
-      let running = 0;
-      const dispatch = (worker: Worker) => {
-        if (next < tasks.length) {
-          running++;
-          worker.postMessage(tasks[next++]);
-        }
-      };
-      const finish = () => {
-        if (running === 0 && next >= tasks.length) {
-          for (const w of workers) void w.terminate();
-          resolve();
-        }
-      };
-      for (let i = 0; i < threads; i++) {
-        const worker = new Worker(DELETE_WORKER_SOURCE, { eval: true, workerData: { dev } });
-        workers.push(worker);
-        worker.on("message", (done: { root: number; entries: number; size: number; bytes: number; files: number; otherFilesystem: number; errors: string[] }) => {
-          running--;
-          result.entries += done.entries;
-          const into = result.roots[done.root]!;
-          into.size += done.size;
-          into.bytes += done.bytes;
-          into.files += done.files;
-          result.otherFilesystem += done.otherFilesystem;
-          for (const e of done.errors) if (result.errors.length < 20) result.errors.push(e);
-          try {
-            options.onProgress?.(result.entries);
-          } catch {
-            // a faulty progress callback does not stop the deletion
-          }
-          dispatch(worker);
-          finish();
-        });
-        worker.on("error", (err) => {
-          running--;
-          note(err, "worker");
-          finish();
-        });
-        dispatch(worker);
+  const progress = () => {
+    try {
+      options.onProgress?.(result.entries);
+    } catch {
+      // a faulty progress callback does not stop the deletion
+    }
+  };
+  if (frontier.length > 0) {
+    await pool.remove(frontier, dev, (done) => {
+      for (const d of done.done) {
+        result.entries += d.entries;
+        const into = result.roots[d.tag]!;
+        into.size += d.size;
+        into.bytes += d.bytes;
+        into.files += d.files;
+        result.otherFilesystem += d.otherFilesystem;
       }
-      finish();
-    });
+      for (const e of done.errors) if (result.errors.length < 20) result.errors.push(e);
+      progress();
+    }, options.signal);
   }
   for (const dir of upper.reverse()) {
     try {
@@ -228,71 +197,6 @@ export async function removeTrees(
       note(err, dir);
     }
   }
-  options.onProgress?.(result.entries);
+  progress();
   return result;
 }
-
-/* Runs on each deletion thread; shipped as source text, so it must stay self-contained (no imports, no outer names). */
-function deleteWorkerMain(): void {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const threads = require("node:worker_threads") as typeof import("node:worker_threads");
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const fs = require("node:fs") as typeof NodeFs;
-  const dev = (threads.workerData as { dev: number }).dev;
-  threads.parentPort!.on("message", ([root, top]: [number, string]) => {
-    const done = { root, entries: 0, size: 0, bytes: 0, files: 0, otherFilesystem: 0, errors: [] as string[] };
-    const fail = (err: unknown, path: string) => {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT" && done.errors.length < 20) done.errors.push(`${path}: ${(err as Error).message}`);
-    };
-    const remove = (dir: string): boolean => {
-      let entries: NodeFs.Dirent[];
-      try {
-        entries = fs.readdirSync(dir, { withFileTypes: true });
-      } catch (err) {
-        fail(err, dir);
-        return false;
-      }
-      let empty = true;
-      for (const entry of entries) {
-        const path = `${dir}/${entry.name}`;
-        try {
-          const st = fs.lstatSync(path); // its type now, not readdir's: a directory swapped for a link is unlinked
-          if (st.isDirectory()) {
-            if (st.dev !== dev) {
-              done.otherFilesystem++;
-              empty = false;
-              continue;
-            }
-            done.size += st.size;
-            done.bytes += st.blocks * 512;
-            if (remove(path)) {
-              fs.rmdirSync(path);
-              done.entries++;
-            } else empty = false;
-          } else {
-            fs.unlinkSync(path);
-            done.size += st.size;
-            done.bytes += st.blocks * 512;
-            done.files++;
-            done.entries++;
-          }
-        } catch (err) {
-          fail(err, path);
-          empty = false;
-        }
-      }
-      return empty;
-    };
-    if (remove(top)) {
-      try {
-        fs.rmdirSync(top);
-        done.entries++;
-      } catch (err) {
-        fail(err, top);
-      }
-    }
-    threads.parentPort!.postMessage(done);
-  });
-}
-
-const DELETE_WORKER_SOURCE = `"use strict";\n(${deleteWorkerMain.toString()})();\n`;

@@ -1,4 +1,5 @@
-import { lstatSync, readdirSync } from "node:fs";
+import { lstatSync, readFileSync } from "node:fs";
+import type { TreePool, WalkTotals } from "./_tree_pool.ts";
 
 /** An artifact folder found in a worktree, measured without following a symlink or leaving the filesystem. */
 export interface ArtifactFolder {
@@ -18,8 +19,9 @@ export interface WorktreeWalk {
   /** Newest `mtime` (ms) of a file or symlink outside the artifact folders, `null` when there is none. */
   newestFileMs: number | null;
   newestFile: string | null;
-  /** Allocated bytes of the whole worktree (artifacts included). */
+  /** Allocated bytes of the worktree outside its artifact folders (the artifacts are measured apart). */
   totalBytes: number;
+  /** Sorted by path; sizes are 0 (see {@link measureFolders}). */
   artifacts: ArtifactFolder[];
   /** Paths that could not be read (the walk fails closed on them: the worktree counts as active). */
   errors: string[];
@@ -27,152 +29,92 @@ export interface WorktreeWalk {
   rootDev: number;
 }
 
-/** Names never walked at any depth: git's own data, and reclaim's in-worktree trash. */
-export const WALK_SKIP: ReadonlySet<string> = new Set([".git", ".reclaim-trash"]);
+/**
+ * Mount points strictly under `root` (a real path), from `/proc/self/mountinfo`; `null` when that cannot be read
+ * (the walks then `lstat` every directory for its device instead).
+ */
+export function mountPointsUnder(root: string): string[] | null {
+  let text: string;
+  try {
+    text = readFileSync("/proc/self/mountinfo", "utf8");
+  } catch {
+    return null;
+  }
+  const prefix = root === "/" ? "/" : `${root}/`;
+  const found: string[] = [];
+  for (const line of text.split("\n")) {
+    const field = line.split(" ")[4];
+    if (field === undefined) continue;
+    // The kernel escapes space, tab, newline and backslash as octal (`\040`).
+    const point = field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+    if (point.startsWith(prefix) && point !== root) found.push(point);
+  }
+  return found;
+}
+
+/** The first hazard of a walk, worded for the report, with its path relative to the worktree `root`. */
+function hazardOf(totals: WalkTotals, root: string): string | null {
+  const hazard = totals.hazard;
+  if (hazard === null) return null;
+  const rel = hazard.path.slice(root.length + 1);
+  return hazard.what === "unreadable" ? `cannot be read: ${hazard.message}` : `holds ${hazard.message} (${rel})`;
+}
 
 /**
- * Walks a worktree on the calling thread: every directory on the root's filesystem, never through a symlink.
- * Folders named in `artifacts` are measured whole (or, with `measure: false`, only searched for hazards, sizes
- * left at 0) and not searched further for artifacts (nested `node_modules` belong to the outer one); everything
- * else counts towards the newest modification.
+ * Walks a worktree on the pool's threads: every directory on the root's filesystem, never through a symlink, `.git`
+ * and reclaim's trash skipped. Outside the artifact folders every entry is `lstat`ed (newest modification, allocated
+ * bytes); artifact folders are not searched for further artifacts (nested `node_modules` belong to the outer one)
+ * but only for hazards — a `.git`, a mount point — by file type, without an `lstat` per file: this is what stands
+ * between a pass and the rename out of the worktree.
  */
-export function walkWorktree(root: string, artifacts: ReadonlySet<string>, options: { measure?: boolean } = {}): WorktreeWalk {
-  const inspect = options.measure === false ? scanFolder : measureFolder;
+export async function walkWorktree(pool: TreePool, root: string, artifacts: readonly string[], signal?: AbortSignal): Promise<WorktreeWalk> {
   const rootStat = lstatSync(root);
-  const result: WorktreeWalk = { newestFileMs: null, newestFile: null, totalBytes: rootStat.blocks * 512, artifacts: [], errors: [], rootDev: rootStat.dev };
-  const stack: string[] = [""];
-  while (stack.length > 0) {
-    const rel = stack.pop()!;
-    const dir = rel === "" ? root : `${root}/${rel}`;
-    let entries;
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") result.errors.push(`${rel || "."}: ${(err as Error).message}`);
-      continue;
-    }
-    for (const entry of entries) {
-      if (WALK_SKIP.has(entry.name)) continue;
-      const childRel = rel === "" ? entry.name : `${rel}/${entry.name}`;
-      const path = `${root}/${childRel}`;
-      let st;
-      try {
-        st = lstatSync(path);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT") result.errors.push(`${childRel}: ${(err as Error).message}`);
-        continue;
-      }
-      if (artifacts.has(entry.name)) {
-        if (st.isSymbolicLink()) {
-          result.artifacts.push({ rel: childRel, size: st.size, bytes: 0, files: 0, hazard: "is a symlink (never followed)" });
-          result.totalBytes += st.blocks * 512;
-          continue;
-        }
-        if (st.isDirectory() && st.dev !== rootStat.dev) {
-          result.artifacts.push({ rel: childRel, size: 0, bytes: 0, files: 0, hazard: "is on another filesystem (a mount point, never entered)" });
-          continue;
-        }
-        if (st.isDirectory()) {
-          const folder = inspect(path, childRel, rootStat.dev);
-          result.artifacts.push(folder);
-          result.totalBytes += folder.bytes;
-          continue;
-        }
-      }
-      if (st.isDirectory()) {
-        if (st.dev !== rootStat.dev) continue; // another filesystem: not ours to judge or count
-        result.totalBytes += st.blocks * 512;
-        stack.push(childRel);
-        continue;
-      }
-      result.totalBytes += st.blocks * 512;
-      if (result.newestFileMs === null || st.mtimeMs > result.newestFileMs) {
-        result.newestFileMs = st.mtimeMs;
-        result.newestFile = childRel;
-      }
-    }
-  }
-  return result;
+  const dev = rootStat.dev;
+  const mounts = mountPointsUnder(root);
+  const outside = (await pool.walk("activity", [{ group: 0, dir: root }], { dev, mounts, artifacts }, signal)).get(0)!;
+  const rel = (path: string) => path.slice(root.length + 1);
+  const found = outside.artifacts.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const roots = found.flatMap((a, group) => (a.hazard === null ? [{ group, dir: a.path }] : []));
+  const inside = roots.length > 0 ? await pool.walk("hazard", roots, { dev, mounts, artifacts: [] }, signal) : new Map<number, WalkTotals>();
+  return {
+    newestFileMs: outside.newestMs,
+    newestFile: outside.newestPath === null ? null : rel(outside.newestPath),
+    totalBytes: rootStat.blocks * 512 + outside.bytes,
+    artifacts: found.map((a, group) => {
+      const totals = inside.get(group);
+      return { rel: rel(a.path), size: 0, bytes: 0, files: totals?.files ?? 0, hazard: a.hazard ?? (totals ? hazardOf(totals, root) : null) };
+    }),
+    errors: outside.errors,
+    rootDev: rootStat.dev,
+  };
 }
 
 /**
- * Measures one artifact folder like `du -sb` (apparent sizes, directories included) plus allocated bytes, never
- * following a symlink. A directory on another filesystem (a mount point) or a git repository inside makes the folder
- * hazardous: it is counted but must not be removed.
+ * Measures folders of a worktree (`root`, a real path; `rels` relative to it) like `du -sb` (apparent sizes,
+ * directories included) plus allocated bytes, on the pool's threads, never following a symlink or entering another
+ * filesystem than the root's. A mount point or a git repository inside makes a folder hazardous (reported; measured
+ * up to it).
+ *
+ * @example
+ * ```ts
+ * const [nodeModules] = await measureFolders(pool, "/src/wt/a", ["node_modules"]);
+ * ```
  */
-export function measureFolder(path: string, rel: string, dev: number): ArtifactFolder {
-  const top = lstatSync(path);
-  const folder: ArtifactFolder = { rel, size: top.size, bytes: top.blocks * 512, files: 0, hazard: null };
-  const stack = [path];
-  while (stack.length > 0) {
-    const dir = stack.pop()!;
-    let names: string[];
+export async function measureFolders(pool: TreePool, root: string, rels: readonly string[], signal?: AbortSignal): Promise<ArtifactFolder[]> {
+  if (rels.length === 0) return [];
+  const dev = lstatSync(root).dev;
+  const tops = rels.map((rel) => {
     try {
-      names = readdirSync(dir);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") folder.hazard ??= `cannot be read: ${(err as Error).message}`;
-      continue;
+      return lstatSync(`${root}/${rel}`);
+    } catch {
+      return null;
     }
-    for (const name of names) {
-      const child = `${dir}/${name}`;
-      let st;
-      try {
-        st = lstatSync(child);
-      } catch {
-        continue;
-      }
-      folder.size += st.size;
-      folder.bytes += st.blocks * 512;
-      if (st.isDirectory()) {
-        if (st.dev !== dev) {
-          folder.hazard ??= `holds a mount point of another filesystem (${child.slice(path.length - rel.length)})`;
-          continue;
-        }
-        if (name === ".git") folder.hazard ??= `holds a git repository (${child.slice(path.length - rel.length)})`;
-        stack.push(child);
-      } else {
-        folder.files++;
-        if (name === ".git") folder.hazard ??= `holds a git repository (${child.slice(path.length - rel.length)})`;
-      }
-    }
-  }
-  return folder;
-}
-
-/**
- * Searches one artifact folder for hazards (a mount point, a git repository) and counts its files, without an
- * `lstat` per file: only directories are stat'ed (for their device). Sizes are left at 0: the deletion threads
- * measure them as they unlink. This is what stands between a pass and the rename out of the worktree.
- */
-export function scanFolder(path: string, rel: string, dev: number): ArtifactFolder {
-  const folder: ArtifactFolder = { rel, size: 0, bytes: 0, files: 0, hazard: null };
-  const stack = [path];
-  while (stack.length > 0) {
-    const dir = stack.pop()!;
-    let entries;
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") folder.hazard ??= `cannot be read: ${(err as Error).message}`;
-      continue;
-    }
-    for (const entry of entries) {
-      const child = `${dir}/${entry.name}`;
-      if (entry.name === ".git") folder.hazard ??= `holds a git repository (${child.slice(path.length - rel.length)})`;
-      if (entry.isDirectory()) {
-        let st;
-        try {
-          st = lstatSync(child);
-        } catch {
-          continue;
-        }
-        if (st.dev !== dev) {
-          folder.hazard ??= `holds a mount point of another filesystem (${child.slice(path.length - rel.length)})`;
-          continue;
-        }
-        stack.push(child);
-      } else folder.files++;
-    }
-  }
-  return folder;
+  });
+  const roots = rels.flatMap((rel, group) => (tops[group]?.isDirectory() ? [{ group, dir: `${root}/${rel}` }] : []));
+  const totals = await pool.walk("measure", roots, { dev, mounts: mountPointsUnder(root), artifacts: [] }, signal);
+  return rels.map((rel, group) => {
+    const top = tops[group];
+    const t = totals.get(group);
+    return { rel, size: (top?.size ?? 0) + (t?.size ?? 0), bytes: (top ? top.blocks * 512 : 0) + (t?.bytes ?? 0), files: t?.files ?? 0, hazard: t ? hazardOf(t, root) : null };
+  });
 }

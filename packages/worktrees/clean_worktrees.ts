@@ -8,7 +8,8 @@ import { git, gitDirOf, lastCommitAt, lastReflogAt, listWorktrees, trackedUnder,
 import { worktreesMetrics } from "./_metrics.ts";
 import { processUsing } from "./_proc.ts";
 import { abandonedTrash, moveToTrash, removeTrees, tidyTrash, trashFolder } from "./_trash.ts";
-import { measureFolder, walkWorktree, type ArtifactFolder } from "./_walk.ts";
+import { defaultTreeThreads, TreePool } from "./_tree_pool.ts";
+import { measureFolders, walkWorktree } from "./_walk.ts";
 import { worktreesOptions, type WorktreesOptions } from "./worktrees_options.ts";
 
 /** The hook type. */
@@ -139,9 +140,13 @@ function shortBranch(ref: string | null): string | null {
  * ```
  */
 export async function cleanWorktrees(options: CleanWorktreesOptions): Promise<WorktreesReport> {
+  await using pool = new TreePool(options.threads ?? defaultTreeThreads());
+  return await pass(options, pool);
+}
+
+async function pass(options: CleanWorktreesOptions, pool: TreePool): Promise<WorktreesReport> {
   const now = options.now ?? Date.now;
   const dryRun = options.dryRun ?? false;
-  const artifactNames = new Set(options.artifacts);
   const cutoff = now() - options.days * DAY_MS;
   const cwd = realOrNull(options.cwd ?? process.cwd());
   const report: WorktreesReport = {
@@ -255,11 +260,17 @@ export async function cleanWorktrees(options: CleanWorktreesOptions): Promise<Wo
         skip(`in use by process ${user.pid} (${user.command}, ${user.how} ${user.path})`);
         continue;
       }
-      let gitDir: string | null = null;
-      try {
-        gitDir = await gitDirOf(real);
-      } catch (err) {
-        skip(`git cannot read it: ${(err as Error).message}`);
+      // git's answers and the walk at the same time: the walk runs on the pool's threads.
+      const gitInfo = Promise.all([
+        gitDirOf(real).then((dir) => ({ dir, error: null }), (err: Error) => ({ dir: null, error: err })),
+        lastCommitAt(real),
+        lastReflogAt(real),
+      ]);
+      const walked = walkWorktree(pool, real, options.artifacts, options.signal).then((w) => ({ walk: w, error: null }), (err: Error) => ({ walk: null, error: err }));
+      const [[{ dir: gitDir, error: gitError }, commitMs, reflogMs], { walk, error: walkError }] = await Promise.all([gitInfo, walked]);
+      if (walkError) throw walkError;
+      if (gitDir === null) {
+        skip(`git cannot read it: ${gitError!.message}`);
         continue;
       }
       // Trash an interrupted pass left behind: its folders are already out of the worktree; finish them.
@@ -270,18 +281,20 @@ export async function cleanWorktrees(options: CleanWorktreesOptions): Promise<Wo
           if (leftover.entries.length === 0) tidyTrash(leftover.folder);
         }
       }
-      // Artifact folders are only searched for hazards here (no lstat per file): what is removed is measured by
-      // the deletion threads, what stays is measured below for the report.
-      const walk = walkWorktree(real, artifactNames, { measure: false });
-      const measure = (found: ArtifactFolder, art: ArtifactResult) => {
-        const full = measureFolder(`${real}/${found.rel}`, found.rel, walk.rootDev);
-        Object.assign(art, { bytes: full.bytes, size: full.size, files: full.files });
-        result.artifactBytesBefore += full.bytes;
-        result.artifactBytesAfter += full.bytes;
-        result.totalBytesBefore += full.bytes;
-        result.totalBytesAfter += full.bytes;
+      // Artifact folders were only searched for hazards (no lstat per file): what is removed is measured by the
+      // deletion threads, what stays is measured here for the report.
+      const measureKept = async () => {
+        const kept = walk.artifacts.flatMap((found, i) => (result.artifacts[i]!.action !== "removed" && !found.hazard?.startsWith("is ") ? [i] : []));
+        const sizes = await measureFolders(pool, real, kept.map((i) => walk.artifacts[i]!.rel), options.signal);
+        for (const [k, i] of kept.entries()) {
+          const full = sizes[k]!;
+          Object.assign(result.artifacts[i]!, { bytes: full.bytes, size: full.size, files: full.files });
+          result.artifactBytesBefore += full.bytes;
+          result.artifactBytesAfter += full.bytes;
+          result.totalBytesBefore += full.bytes;
+          result.totalBytesAfter += full.bytes;
+        }
       };
-      const [commitMs, reflogMs] = await Promise.all([lastCommitAt(real), lastReflogAt(real)]);
       result.lastCommitAt = iso(commitMs);
       result.reflogAt = iso(reflogMs);
       result.newestFileAt = iso(walk.newestFileMs);
@@ -291,14 +304,11 @@ export async function cleanWorktrees(options: CleanWorktreesOptions): Promise<Wo
       result.totalBytesBefore = walk.totalBytes;
       result.totalBytesAfter = walk.totalBytes;
       result.artifacts = walk.artifacts.map((a) => ({ path: a.rel, bytes: 0, size: 0, files: a.files, action: "kept" }));
-      const measureKept = () => {
-        for (const [i, found] of walk.artifacts.entries()) if (result.artifacts[i]!.action !== "removed" && !found.hazard?.startsWith("is ")) measure(found, result.artifacts[i]!);
-      };
       if (walk.errors.length > 0) {
         result.state = "active";
         result.reason = `could not read everything (${walk.errors[0]}): counted as active`;
         report.active++;
-        measureKept();
+        await measureKept();
         continue;
       }
       if (last === null || last >= cutoff) {
@@ -307,24 +317,22 @@ export async function cleanWorktrees(options: CleanWorktreesOptions): Promise<Wo
         result.reason = `active: last activity ${iso(last) ?? "unknown"} (${why}), within ${options.days} days`;
         report.active++;
         for (const a of result.artifacts) a.reason = "worktree is active";
-        measureKept();
+        await measureKept();
         continue;
       }
       report.idle++;
       // Artifact folders: not hazardous, nothing tracked inside, inside the shared deletion scope.
+      const unhazardous = walk.artifacts.flatMap((found, i) => {
+        if (found.hazard === null) return [found.rel];
+        result.artifacts[i]!.reason = found.hazard;
+        return [];
+      });
+      const tracked = await trackedUnder(real, unhazardous, 3);
       const candidates: string[] = [];
-      for (const [i, found] of walk.artifacts.entries()) {
-        const art = result.artifacts[i]!;
-        if (found.hazard) {
-          art.reason = found.hazard;
-          continue;
-        }
-        const tracked = await trackedUnder(real, found.rel, 3);
-        if (tracked.length > 0) {
-          art.reason = `holds tracked files (${tracked.join(", ")})`;
-          continue;
-        }
-        candidates.push(found.rel);
+      for (const rel of unhazardous) {
+        const inside = tracked.get(rel) ?? [];
+        if (inside.length > 0) result.artifacts.find((a) => a.path === rel)!.reason = `holds tracked files (${inside.join(", ")})`;
+        else candidates.push(rel);
       }
       const scope = candidates.length > 0 ? await openDeletionScope(real, { folders: candidates, protect: [] }) : null;
       for (const refused of scope?.refusedFolders ?? []) {
@@ -334,7 +342,7 @@ export async function cleanWorktrees(options: CleanWorktreesOptions): Promise<Wo
       const allowed = new Set((scope?.folders ?? []).map((p) => p.slice(real.length + 1)));
       const toMove = result.artifacts.filter((a) => allowed.has(a.path) && a.reason === undefined);
       for (const art of result.artifacts) if (art.reason === undefined && !allowed.has(art.path)) art.reason = "gone before it could be removed";
-      if (toMove.length === 0 || dryRun) measureKept();
+      if (toMove.length === 0 || dryRun) await measureKept();
       if (toMove.length === 0) {
         result.state = "idle";
         result.reason = result.artifacts.length === 0 ? "idle: no artifact folders" : "idle: every artifact folder is kept";
@@ -354,7 +362,7 @@ export async function cleanWorktrees(options: CleanWorktreesOptions): Promise<Wo
         report.idle--;
         skip(`in use by process ${lateUser.pid} (${lateUser.command}, ${lateUser.how} ${lateUser.path})`);
         for (const a of result.artifacts) a.reason = "worktree is in use";
-        measureKept();
+        await measureKept();
         continue;
       }
       const trash = trashFolder(real, gitDir);
@@ -375,7 +383,7 @@ export async function cleanWorktrees(options: CleanWorktreesOptions): Promise<Wo
         }
       }
       result.state = result.artifacts.some((a) => a.action === "removed") ? "cleaned" : "idle";
-      measureKept();
+      await measureKept();
     }
     options.onProgress?.({ phase: "scan", done: linked.length, total: linked.length });
   }
@@ -388,8 +396,9 @@ export async function cleanWorktrees(options: CleanWorktreesOptions): Promise<Wo
     let doneBefore = 0;
     for (const [dev, group] of pending) {
       const before = await freeBytes(group.probe);
-      const removal = await removeTrees(group.trees, dev, {
-        ...(options.threads !== undefined ? { threads: options.threads } : {}),
+      // Not aborted with the pass: the folders are out of their worktrees already, and trash whose owner is alive
+      // (this process) would wait for a restart. A kill here is what kill_test.ts covers.
+      const removal = await removeTrees(pool, group.trees, dev, {
         onProgress: (entries) => options.onProgress?.({ phase: "delete", done: doneBefore + entries, total: Math.max(expected, doneBefore + entries) }),
       });
       doneBefore += removal.entries;
@@ -464,7 +473,7 @@ export function createWorktreesHook(options: CreateWorktreesHookOptions): Hook<W
   const { name: _n, registry: _r, cwd, onProgress, threads, ...rest } = options;
   const resolved = parseOptions(WORKTREES_HOOK, worktreesOptions, rest);
   const metrics = worktreesMetrics(options.registry ?? new Registry(), name);
-  let last: { artifactBytes: number; idle: number; active: number; protected: number; broken: number; freedBytes: number } | null = null;
+  let last: { artifactBytes: number; allArtifactBytes: number; removedBytes: number; idle: number; active: number; protected: number; broken: number; freedBytes: number } | null = null;
   return {
     name,
     type: WORKTREES_HOOK,
@@ -482,10 +491,12 @@ export function createWorktreesHook(options: CreateWorktreesHookOptions): Hook<W
         ...(onProgress !== undefined ? { onProgress } : {}),
         ...(threads !== undefined ? { threads } : {}),
       });
-      const idleLeft = report.repos.flatMap((r) => r.worktrees).filter((w) => w.state === "cleaned" || w.state === "would-clean" || w.state === "idle");
+      const scanned = report.repos.flatMap((r) => r.worktrees);
+      const idleLeft = scanned.filter((w) => w.state === "cleaned" || w.state === "would-clean" || w.state === "idle");
       const artifactBytes = idleLeft.reduce((s, w) => s + w.artifactBytesAfter, 0);
+      const allArtifactBytes = scanned.reduce((s, w) => s + w.artifactBytesAfter, 0);
       metrics.artifactBytes.set(artifactBytes);
-      last = { artifactBytes, idle: report.idle, active: report.active, protected: report.protected, broken: report.broken, freedBytes: report.freedBytes };
+      last = { artifactBytes, allArtifactBytes, removedBytes: report.removedBytes, idle: report.idle, active: report.active, protected: report.protected, broken: report.broken, freedBytes: report.freedBytes };
       metrics.worktrees.set("idle", report.idle);
       metrics.worktrees.set("active", report.active);
       metrics.worktrees.set("protected", report.protected);
@@ -506,7 +517,9 @@ export function createWorktreesHook(options: CreateWorktreesHookOptions): Hook<W
       return {
         lastPass: last,
         resources: [
-          { label: "artifacts left in idle worktrees", value: last.artifactBytes, unit: "bytes" },
+          { label: "artifacts in idle worktrees", value: last.artifactBytes, unit: "bytes", max: last.allArtifactBytes },
+          { label: "artifacts in all scanned worktrees", value: last.allArtifactBytes, unit: "bytes" },
+          { label: "removed, last pass", value: last.removedBytes, unit: "bytes" },
           { label: "freed (statfs), last pass", value: last.freedBytes, unit: "bytes" },
           { label: "idle worktrees", value: last.idle, unit: "count", max: last.idle + last.active + last.protected },
           { label: "active worktrees", value: last.active, unit: "count", max: last.idle + last.active + last.protected },

@@ -43,6 +43,11 @@ describe("worktreesDefinition", () => {
     const options = worktreesDefinition.options.parse({ repos: [main] });
     const hook = await worktreesDefinition.create(options, testHookEnvironment({ instance: "old-trees", registry }));
     const { tracer, spans } = memorySpans();
+    // A dry run first: the idle worktree's artifacts are all still there, and the gauge says so.
+    const dry = createRunner(hook, { registry, enabled: true, dryRun: true, now: () => Date.now() + SIXTY_DAYS });
+    expect((await dry.runOnce()).outcome).toBe("success");
+    expect(await registry.getSingleMetricAsString("reclaim_worktrees_artifact_bytes")).toMatch(/^reclaim_worktrees_artifact_bytes\{hook="old-trees"\} [1-9]\d{3,}$/m);
+    expect(existsSync(join(idle, "node_modules"))).toBe(true);
     const runner = createRunner(hook, { registry, tracer, enabled: true, now: () => Date.now() + SIXTY_DAYS });
 
     const result = await runner.runOnce();
@@ -61,6 +66,14 @@ describe("worktreesDefinition", () => {
       lastPass: { idle: 1, active: 1, artifactBytes: 0 },
       resources: expect.arrayContaining([{ label: "idle worktrees", value: 1, unit: "count", max: 2 }]),
     });
+    // The console's figures: artifacts left in idle worktrees (none: removed) against those of every scanned worktree
+    // (the active one's node_modules), and what the pass removed.
+    const figures = (runner.status().details as { resources: Array<{ label: string; value: number; max?: number }> }).resources;
+    const byLabel = Object.fromEntries(figures.map((f) => [f.label, f]));
+    const activeBytes = byLabel["artifacts in all scanned worktrees"]!.value;
+    expect(activeBytes).toBeGreaterThan(20 * 100);
+    expect(byLabel["artifacts in idle worktrees"]).toEqual({ label: "artifacts in idle worktrees", value: 0, unit: "bytes", max: activeBytes });
+    expect(byLabel["removed, last pass"]!.value).toBeGreaterThan(20 * 100);
   });
 });
 

@@ -5,6 +5,7 @@
 // BATCH_TARGET (default "200ms").
 import { fork, spawnSync } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import pg from "pg";
 
@@ -15,6 +16,8 @@ const schema = `cdn_bench_${process.pid}`;
 const pool = new pg.Pool({ connectionString: url, max: 2 });
 const hosts = ["cdn.example.ai", "cdn-dev.example.ai"];
 const here = new URL(".", import.meta.url);
+// Ours runs with the node flags `reclaim` runs with: those of the CLI's shebang (packages/cli/main.ts).
+const cliFlags = readFileSync(new URL("../../cli/main.ts", here), "utf8").split("\n")[0].replace(/^#!.*?\bnode\b\s*/, "").split(" ").filter(Boolean);
 
 async function createTable(name) {
   await pool.query(`DROP TABLE IF EXISTS ${schema}.${name}`);
@@ -66,7 +69,7 @@ async function ours(name) {
       progressTable: `${schema}.progress_${name}`,
       ...(process.env.BATCH_TARGET ? { batchTarget: process.env.BATCH_TARGET } : {}),
     };
-    const child = spawnSync(process.execPath, [new URL("./_ours.mjs", here).pathname, url, JSON.stringify(options)], { encoding: "utf8", maxBuffer: 1 << 24 });
+    const child = spawnSync(process.execPath, [...cliFlags, new URL("./_ours.mjs", here).pathname, url, JSON.stringify(options)], { encoding: "utf8", maxBuffer: 1 << 24 });
     if (child.status !== 0) throw new Error(child.stderr);
     out = JSON.parse(child.stdout);
   });
@@ -81,6 +84,7 @@ async function check(name) {
 const fmt = (n) => n.toFixed(1);
 await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema}`);
 try {
+  console.log(`ours with node ${cliFlags.join(" ")} (as reclaim runs)`);
   console.log(`rows ${ROWS}, rounds ${ROUNDS}, load average at start ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
   for (let round = 1; round <= ROUNDS; round++) {
     await createTable("a");

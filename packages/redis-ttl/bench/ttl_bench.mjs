@@ -7,20 +7,24 @@
 //   ours-250  scanCount 250 (ONLY=ours-250,... to run it)
 //   one-liner redis-cli --scan --pattern 'worker:heartbeat:*' | awk '{print "EXPIRE", $1, 300, "NX"}' | redis-cli --pipe
 //   naive     SCAN + one awaited `redis.expire(key, 300, "NX")` per key
+//   idle      nothing for 5 s: the PING floor of this machine (what the PING client sees with Redis idle)
 //
 // While each runs, a separate process sends PING back to back on its own connection: its p99 and max latency are
-// reported. Peak RSS is the contender process's own (ours and naive run in a child process). Rounds alternate the
+// reported. By default the server and that client have core 0 at real-time priority and the contenders core 1
+// (scripts/bench/latency.mjs; ISOLATE=0 to turn off), so the PING figures say how long Redis was busy, not how
+// long the PING client waited for a CPU. Peak RSS is the contender process's own (ours and naive run in a child process). Rounds alternate the
 // order. The keyspace is rebuilt before every run (FLUSHALL + redis-cli --pipe) on a private redis-server on a free
 // port. Never run by CI.
 //
 //   pnpm build (or npx tsc -b packages/redis-ttl) && node packages/redis-ttl/bench/ttl_bench.mjs
-//   env: KEYS=1000000 ROUNDS=3 NAIVE_ROUNDS=1 ONLY=ours,ours-np,one-liner,naive AUDIT=1 VERBOSE=
+//   env: KEYS=1000000 ROUNDS=3 NAIVE_ROUNDS=1 ONLY=ours,ours-np,one-liner,naive AUDIT=1 VERBOSE= ISOLATE=1
 import { execFileSync, fork, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
+import { contenderShell, isolation, serverCommand, startPinger, toContenderCore } from "../../../scripts/bench/latency.mjs";
 import { auditRedis, formatRedisAudit } from "../dist/mod.js";
 
 const KEYS = Number(process.env.KEYS ?? 1_000_000);
@@ -36,7 +40,7 @@ const port = await new Promise((resolve) => {
     s.close(() => resolve(port));
   });
 });
-const server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], { stdio: "ignore" });
+const server = spawn(...serverCommand("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir]), { stdio: "ignore" });
 process.on("exit", () => server.kill("SIGKILL"));
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => process.exit(130));
 const redis = new Redis(port, "127.0.0.1", { retryStrategy: (n) => (n > 50 ? null : 100) }).on("error", () => undefined);
@@ -70,6 +74,7 @@ async function check() {
 function child(script, args) {
   return new Promise((resolve, reject) => {
     const proc = fork(join(here, script), args, { stdio: ["ignore", "pipe", "inherit", "ipc"] });
+    toContenderCore(proc.pid);
     let out = "";
     proc.stdout.on("data", (c) => (out += c));
     proc.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`${script} exited ${code}`))));
@@ -104,26 +109,26 @@ async function withPinger(fn) {
   await redis.call("LATENCY", "RESET");
   await redis.call("SLOWLOG", "RESET");
   await redis.call("CONFIG", "RESETSTAT");
-  const proc = fork(join(here, "_pinger.mjs"), [String(port)], { stdio: ["ignore", "pipe", "inherit", "ipc"] });
-  let out = "";
-  proc.stdout.on("data", (c) => (out += c));
-  await new Promise((resolve) => proc.once("message", resolve));
+  const pinger = await startPinger(port);
   const result = await fn();
-  const ping = await new Promise((resolve) => {
-    proc.on("exit", () => resolve(JSON.parse(out)));
-    proc.kill("SIGTERM");
-  });
+  const ping = await pinger.stop();
   return { ...result, ping, serverMaxMs: await serverLatency(), commands: await commandStats() };
 }
 
 const contenders = {
+  // No contender: Redis idle for 5 s while the PING client runs. Its PING max is the floor this machine adds by itself
+  // (seen: 8-13 ms on a quiet 2-core VM, 17-21 ms under load, even isolated): compare ours with it.
+  idle: async () => {
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    return { ms: 5_000 };
+  },
   ours: () => child("_contender.mjs", ["ours", String(port), "2ms"]),
   "ours-np": () => child("_contender.mjs", ["ours", String(port), "0"]),
   // Smaller batches: less time inside Redis per call, more calls and pauses (not in the default set).
   "ours-250": () => child("_contender.mjs", ["ours", String(port), "2ms", "250"]),
   "one-liner": async () => {
     const started = performance.now();
-    execFileSync("sh", ["-c", `redis-cli -p ${port} --scan --pattern 'worker:heartbeat:*' | awk '{print "EXPIRE", $1, 300, "NX"}' | redis-cli -p ${port} --pipe`], { stdio: "ignore" });
+    execFileSync(...contenderShell(`redis-cli -p ${port} --scan --pattern 'worker:heartbeat:*' | awk '{print "EXPIRE", $1, 300, "NX"}' | redis-cli -p ${port} --pipe`), { stdio: "ignore" });
     return { ms: performance.now() - started };
   },
   naive: () => child("_contender.mjs", ["naive", String(port)]),
@@ -133,6 +138,7 @@ const results = Object.fromEntries(Object.keys(contenders).map((name) => [name, 
 // ONLY=ours,one-liner runs a subset (the ratios need one-liner in it).
 const names = Object.keys(contenders).filter((name) => (process.env.ONLY ? process.env.ONLY.split(",").includes(name) : name !== "ours-250"));
 console.log(`keys: ${KEYS} (${KEYS / 2} heartbeats without TTL); rounds: ${ROUNDS}; redis ${(await redis.info("server")).match(/redis_version:(\S+)/)[1]} on 127.0.0.1:${port}`);
+console.log(isolation);
 console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
 for (let round = 0; round < ROUNDS; round++) {
   const order = names.map((_, i) => names[(i + round) % names.length]);
@@ -141,7 +147,7 @@ for (let round = 0; round < ROUNDS; round++) {
     await reset();
     const load = loadavg()[0];
     const result = await withPinger(contenders[name]);
-    await check();
+    if (name !== "idle") await check();
     results[name].push({ ...result, load });
     const rss = result.maxRssBytes ? `, peak RSS ${(result.maxRssBytes / 2 ** 20).toFixed(0)} MiB` : "";
     const cmds = result.commands.stats.map((c) => `${c.name} ${c.calls} x ${c.per.toFixed(1)} us`).join(", ");
@@ -157,6 +163,10 @@ console.log("\nmedians:");
 for (const name of names) {
   const rs = results[name];
   if (rs.length === 0) continue;
+  if (name === "idle") {
+    console.log(`idle      PING p99 ${median(rs.map((r) => r.ping.p99)).toFixed(2)} ms, max of max ${Math.max(...rs.map((r) => r.ping.max)).toFixed(2)} ms (the floor: Redis idle)`);
+    continue;
+  }
   const ms = median(rs.map((r) => r.ms));
   const rss = rs[0].maxRssBytes ? `, peak RSS max ${(Math.max(...rs.map((r) => r.maxRssBytes)) / 2 ** 20).toFixed(0)} MiB` : "";
   console.log(

@@ -8,7 +8,7 @@
 //
 // Needs root (mounts a tmpfs) and git.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -18,6 +18,8 @@ const { values } = parseArgs({ options: { rounds: { type: "string", default: "3"
 const rounds = Number(values.rounds);
 const files = Number(values.files);
 const child = fileURLToPath(new URL("./_child.mjs", import.meta.url));
+// Ours runs with the node flags `reclaim` runs with: those of the CLI's shebang (packages/cli/main.ts).
+const cliFlags = readFileSync(new URL("../../cli/main.ts", import.meta.url), "utf8").split("\n")[0].replace(/^#!.*?\bnode\b\s*/, "").split(" ").filter(Boolean);
 const old = new Date(Date.now() - 40 * 86_400_000);
 const gitEnv = { ...process.env, GIT_AUTHOR_NAME: "b", GIT_AUTHOR_EMAIL: "b@example.com", GIT_COMMITTER_NAME: "b", GIT_COMMITTER_EMAIL: "b@example.com", GIT_AUTHOR_DATE: old.toISOString(), GIT_COMMITTER_DATE: old.toISOString(), GIT_CONFIG_GLOBAL: "/dev/null" };
 const git = (cwd, ...args) => execFileSync("git", ["-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", ...args], { cwd, env: gitEnv, stdio: "pipe" });
@@ -44,13 +46,14 @@ const median = (xs) => {
 };
 function timed(cmd, args) {
   const started = performance.now();
-  const result = spawnSync("/usr/bin/time", ["-f", "%M", cmd, ...args], { encoding: "utf8" });
+  const result = spawnSync("/usr/bin/time", ["-f", "%M %U %S", cmd, ...args], { encoding: "utf8" });
   const ms = performance.now() - started;
   if (result.status !== 0) throw new Error(`${cmd} failed: ${result.stderr}`);
-  return { ms: Math.round(ms), maxRssMiB: Math.round(Number(result.stderr.trim().split("\n").pop()) / 1024) };
+  const [rss, user, sys] = result.stderr.trim().split("\n").pop().split(" ").map(Number);
+  return { ms: Math.round(ms), cpuMs: Math.round((user + sys) * 1000), maxRssMiB: Math.round(rss / 1024) };
 }
 function ours(op, target) {
-  const args = [child, op, target];
+  const args = [...cliFlags, child, op, target];
   if (values.threads !== undefined) args.push(values.threads);
   return JSON.parse(execFileSync(process.execPath, args, { encoding: "utf8" }).trim().split("\n").pop());
 }
@@ -85,7 +88,10 @@ try {
     samples.du.push(du);
     samples.clean.push(clean);
     samples.rm.push(rm);
-    console.error(`round ${r + 1}: pass ${clean.totalMs} ms (out of the worktree after ${clean.untilOutMs} ms, rename ${clean.renameMs} ms) vs rm -rf ${rm.ms} ms; size walk ${size.ms} ms vs du -sb ${du.ms} ms; load ${loadavg()[0].toFixed(2)}`);
+    console.error(
+      `round ${r + 1}: pass ${clean.totalMs} ms (cpu ${clean.cpuMs} ms; out of the worktree after ${clean.untilOutMs} ms, rename ${clean.renameMs} ms) vs rm -rf ${rm.ms} ms (cpu ${rm.cpuMs} ms); ` +
+        `size walk ${size.ms} ms (cpu ${size.cpuMs} ms) vs du -sb ${du.ms} ms (cpu ${du.cpuMs} ms); load ${loadavg()[0].toFixed(2)}`,
+    );
     git(main, "worktree", "remove", "--force", wt);
   }
   const m = (xs, key) => median(xs.map((x) => x[key]));
@@ -93,12 +99,15 @@ try {
     files,
     rounds,
     load: loadavg().map((l) => Number(l.toFixed(2))),
-    pass: { totalMs: m(samples.clean, "totalMs"), untilOutMs: m(samples.clean, "untilOutMs"), renameMs: m(samples.clean, "renameMs"), maxRssMiB: m(samples.clean, "maxRssMiB"), freedBytes: m(samples.clean, "freedBytes"), removedBytes: m(samples.clean, "removedBytes") },
-    rmRf: { ms: m(samples.rm, "ms"), maxRssMiB: m(samples.rm, "maxRssMiB") },
+    pass: { totalMs: m(samples.clean, "totalMs"), cpuMs: m(samples.clean, "cpuMs"), untilOutMs: m(samples.clean, "untilOutMs"), renameMs: m(samples.clean, "renameMs"), maxRssMiB: m(samples.clean, "maxRssMiB"), freedBytes: m(samples.clean, "freedBytes"), removedBytes: m(samples.clean, "removedBytes") },
+    rmRf: { ms: m(samples.rm, "ms"), cpuMs: m(samples.rm, "cpuMs"), maxRssMiB: m(samples.rm, "maxRssMiB") },
     passVsRm: Number((m(samples.clean, "totalMs") / m(samples.rm, "ms")).toFixed(2)),
-    sizeWalk: { ms: m(samples.size, "ms"), maxRssMiB: m(samples.size, "maxRssMiB") },
-    duSb: { ms: m(samples.du, "ms"), maxRssMiB: m(samples.du, "maxRssMiB") },
+    // CPU time: how much work each does, whatever the other load on the machine (ours on every thread it runs).
+    passCpuVsRmCpu: Number((m(samples.clean, "cpuMs") / m(samples.rm, "cpuMs")).toFixed(2)),
+    sizeWalk: { ms: m(samples.size, "ms"), cpuMs: m(samples.size, "cpuMs"), maxRssMiB: m(samples.size, "maxRssMiB") },
+    duSb: { ms: m(samples.du, "ms"), cpuMs: m(samples.du, "cpuMs"), maxRssMiB: m(samples.du, "maxRssMiB") },
     sizeVsDu: Number((m(samples.size, "ms") / m(samples.du, "ms")).toFixed(2)),
+    sizeCpuVsDuCpu: Number((m(samples.size, "cpuMs") / m(samples.du, "cpuMs")).toFixed(2)),
   }, null, 2));
 } finally {
   execFileSync("umount", ["-l", base]);

@@ -4,7 +4,11 @@
  * mtime, ctime, birthtime), and then builds a Stats object with four Dates from it: a third of the CPU time per file
  * of a walk. We read the array directly when the binding is there and agrees with `lstatSync` on a probe; otherwise
  * (another Node, the permission model, `process.binding` gone) `lstatSync`'s result is copied into an array of the
- * same layout. Loaded by the walk's worker threads: keep its imports to Node's own modules.
+ * same layout. Loaded by walk and delete worker threads (`@reclaim/disk`, `@reclaim/worktrees`) through its own entry,
+ * `@reclaim/core/stat_array`, so a worker does not load the rest of core (pino, prom-client, zod): keep its imports
+ * to Node's own modules.
+ *
+ * @module
  */
 import { lstatSync } from "node:fs";
 

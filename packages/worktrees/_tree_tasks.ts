@@ -1,0 +1,283 @@
+/*
+ * The per-directory work of the worktrees hook's walks and deletions. Runs on worker threads (`_tree_worker.ts`) and
+ * may run on the calling thread: an ordinary module, but every worker loads it, so its imports stay Node's own
+ * modules and core's light `stat_array` entry. Never follows a symlink: entries are `lstat`ed or typed by `readdir`,
+ * and `unlink` removes a link itself.
+ */
+import { readdirSync, rmdirSync, unlinkSync } from "node:fs";
+import { BLOCKS, DEV, MODE, MTIME, SIZE, statReader } from "@reclaim/core/stat_array";
+
+/**
+ * How a walk treats what it finds:
+ * - `activity`: a worktree outside its artifact folders: `lstat` per entry for the newest `mtime` and the allocated
+ *   bytes; artifact folders are reported (not entered);
+ * - `hazard`: inside an artifact folder, before it may be renamed away: `readdir` types only (no `lstat` per file),
+ *   looking for a `.git` and a mount point, counting files;
+ * - `measure`: like `du -sb` (apparent sizes) plus allocated bytes, `lstat` per entry, with the same hazards.
+ */
+export type WalkMode = "activity" | "hazard" | "measure";
+
+/** Walk some directories depth first, `budget` entries at most; what is left comes back in `dirs`. */
+export interface WalkTask {
+  op: "walk";
+  mode: WalkMode;
+  /** The caller's tag for the tree these directories belong to. */
+  group: number;
+  dirs: string[];
+  /** `st_dev` of the tree's root: directories on another device are never entered. */
+  dev: number;
+  /** Mount points under the tree (real paths), or `null` when unknown (then every directory is `lstat`ed). */
+  mounts: string[] | null;
+  /** Artifact folder names (activity mode). */
+  artifacts: string[];
+  budget: number;
+}
+
+/** An artifact folder an activity walk came across. */
+export interface FoundArtifact {
+  path: string;
+  /** Why it must not be removed, whatever git says (a symlink, a mount point), or `null`. */
+  hazard: string | null;
+  /** Apparent and allocated size of the entry itself (a symlink's own size). */
+  size: number;
+  bytes: number;
+}
+
+/** What one walk task found. */
+export interface WalkResult {
+  op: "walk";
+  group: number;
+  /** Directories not walked yet (the budget ran out). */
+  dirs: string[];
+  /** Files (anything but a directory) counted. */
+  files: number;
+  /** Apparent size (`st_size`) of entries `lstat`ed. */
+  size: number;
+  /** Allocated bytes (`st_blocks * 512`) of entries `lstat`ed. */
+  bytes: number;
+  newestMs: number | null;
+  newestPath: string | null;
+  artifacts: FoundArtifact[];
+  /** The first hazard met (hazard and measure modes), with the absolute path that makes it one. */
+  hazard: { what: "git" | "mount" | "unreadable"; path: string; message: string } | null;
+  /** Paths that could not be read (activity mode: the worktree then counts as active). */
+  errors: string[];
+}
+
+/** Delete whole subtrees depth first; each root's directory itself too. */
+export interface DeleteTask {
+  op: "delete";
+  /** Per subtree: the caller's tag and the directory. */
+  trees: Array<[tag: number, dir: string]>;
+  dev: number;
+}
+
+/** What one delete task did, per tag. */
+export interface DeleteResult {
+  op: "delete";
+  done: Array<{ tag: number; entries: number; size: number; bytes: number; files: number; otherFilesystem: number }>;
+  errors: string[];
+}
+
+export type TreeTask = WalkTask | DeleteTask;
+export type TreeResult = WalkResult | DeleteResult;
+
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+const S_IFLNK = 0o120000;
+
+/** Names never walked at any depth in activity mode: git's own data, and reclaim's in-worktree trash. */
+export const WALK_SKIP: ReadonlySet<string> = new Set([".git", ".reclaim-trash"]);
+
+/**
+ * Runs one task on the calling thread.
+ *
+ * @example
+ * ```ts
+ * const result = runTreeTask({ op: "walk", mode: "measure", group: 0, dirs: [dir], dev, mounts: [], artifacts: [], budget: Infinity });
+ * ```
+ */
+export function runTreeTask(task: TreeTask): TreeResult {
+  return task.op === "walk" ? walk(task) : remove(task);
+}
+
+let reader: ReturnType<typeof statReader> | null = null;
+const stat = (path: string): Float64Array | undefined => (reader ??= statReader(false)).stat(path);
+const mtimeOf = (st: Float64Array): number => reader!.ms(st, MTIME);
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException).code;
+}
+
+function walk(task: WalkTask): WalkResult {
+  const result: WalkResult = { op: "walk", group: task.group, dirs: [], files: 0, size: 0, bytes: 0, newestMs: null, newestPath: null, artifacts: [], hazard: null, errors: [] };
+  const mounts = task.mounts === null ? null : new Set(task.mounts);
+  const artifacts = new Set(task.artifacts);
+  const stack = [...task.dirs];
+  const hazard = (what: "git" | "mount" | "unreadable", path: string, message: string) => {
+    result.hazard ??= { what, path, message };
+  };
+  let seen = 0;
+  while (stack.length > 0 && seen < task.budget) {
+    const dir = stack.pop()!;
+    if (task.mode === "hazard") {
+      let entries;
+      try {
+        entries = readdirSync(dir, { withFileTypes: true });
+      } catch (err) {
+        if (errno(err) !== "ENOENT") hazard("unreadable", dir, (err as Error).message);
+        continue;
+      }
+      seen += entries.length;
+      for (const entry of entries) {
+        const path = `${dir}/${entry.name}`;
+        if (entry.name === ".git") hazard("git", path, "a git repository");
+        if (!entry.isDirectory()) {
+          result.files++;
+          continue;
+        }
+        // Mount points are known from /proc/self/mountinfo: no lstat per directory, unless that is unreadable.
+        if (mounts !== null && !mounts.has(path)) {
+          stack.push(path);
+          continue;
+        }
+        const st = stat(path);
+        if (st === undefined) continue;
+        if (st[DEV] !== task.dev) hazard("mount", path, "a mount point of another filesystem");
+        else if (mounts?.has(path)) hazard("mount", path, "a mount point");
+        else if (((st[MODE] as number) & S_IFMT) === S_IFDIR) stack.push(path);
+      }
+      continue;
+    }
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch (err) {
+      if (errno(err) === "ENOENT") continue;
+      if (task.mode === "activity") result.errors.push(`${dir}: ${(err as Error).message}`);
+      else hazard("unreadable", dir, (err as Error).message);
+      continue;
+    }
+    seen += names.length;
+    for (const name of names) {
+      if (task.mode === "activity" && WALK_SKIP.has(name)) continue;
+      const path = `${dir}/${name}`;
+      let st;
+      try {
+        st = stat(path);
+      } catch (err) {
+        if (task.mode === "activity") result.errors.push(`${path}: ${(err as Error).message}`);
+        continue;
+      }
+      if (st === undefined) continue; // vanished
+      const type = (st[MODE] as number) & S_IFMT;
+      const size = st[SIZE] as number;
+      const bytes = (st[BLOCKS] as number) * 512;
+      if (task.mode === "activity" && artifacts.has(name) && (type === S_IFDIR || type === S_IFLNK)) {
+        if (type === S_IFLNK) {
+          result.artifacts.push({ path, hazard: "is a symlink (never followed)", size, bytes: 0 });
+          result.bytes += bytes;
+        } else if (st[DEV] !== task.dev) {
+          result.artifacts.push({ path, hazard: "is on another filesystem (a mount point, never entered)", size: 0, bytes: 0 });
+        } else if (mounts?.has(path)) {
+          result.artifacts.push({ path, hazard: "is a mount point (never entered)", size: 0, bytes: 0 });
+        } else result.artifacts.push({ path, hazard: null, size, bytes });
+        continue;
+      }
+      if (type === S_IFDIR) {
+        if (st[DEV] !== task.dev) {
+          if (task.mode === "measure") hazard("mount", path, "a mount point of another filesystem");
+          continue; // another filesystem: not ours to judge, count or enter
+        }
+        if (task.mode === "measure") {
+          if (mounts?.has(path)) {
+            hazard("mount", path, "a mount point");
+            continue;
+          }
+          if (name === ".git") hazard("git", path, "a git repository");
+        }
+        result.size += size;
+        result.bytes += bytes;
+        stack.push(path);
+        continue;
+      }
+      result.files++;
+      result.size += size;
+      result.bytes += bytes;
+      if (task.mode === "measure") {
+        if (name === ".git") hazard("git", path, "a git repository");
+        continue;
+      }
+      const mtime = mtimeOf(st);
+      if (result.newestMs === null || mtime > result.newestMs) {
+        result.newestMs = mtime;
+        result.newestPath = path;
+      }
+    }
+  }
+  result.dirs = stack;
+  return result;
+}
+
+function remove(task: DeleteTask): DeleteResult {
+  const result: DeleteResult = { op: "delete", done: [], errors: [] };
+  const fail = (err: unknown, path: string) => {
+    if (errno(err) !== "ENOENT" && result.errors.length < 20) result.errors.push(`${path}: ${(err as Error).message}`);
+  };
+  for (const [tag, top] of task.trees) {
+    const done = { tag, entries: 0, size: 0, bytes: 0, files: 0, otherFilesystem: 0 };
+    result.done.push(done);
+    // Depth first; true when `dir` is empty afterwards.
+    const clear = (dir: string): boolean => {
+      let names: string[];
+      try {
+        names = readdirSync(dir);
+      } catch (err) {
+        fail(err, dir);
+        return false;
+      }
+      let empty = true;
+      for (const name of names) {
+        const path = `${dir}/${name}`;
+        try {
+          const st = stat(path); // its type now: a directory swapped for a link is unlinked, never entered
+          if (st === undefined) continue;
+          const size = st[SIZE] as number;
+          const bytes = (st[BLOCKS] as number) * 512;
+          if (((st[MODE] as number) & S_IFMT) === S_IFDIR) {
+            if (st[DEV] !== task.dev) {
+              done.otherFilesystem++;
+              empty = false;
+              continue;
+            }
+            if (clear(path)) {
+              rmdirSync(path);
+              done.entries++;
+              done.size += size;
+              done.bytes += bytes;
+            } else empty = false;
+          } else {
+            unlinkSync(path);
+            done.entries++;
+            done.files++;
+            done.size += size;
+            done.bytes += bytes;
+          }
+        } catch (err) {
+          fail(err, path);
+          if (errno(err) !== "ENOENT") empty = false;
+        }
+      }
+      return empty;
+    };
+    if (clear(top)) {
+      try {
+        rmdirSync(top);
+        done.entries++;
+      } catch (err) {
+        fail(err, top);
+      }
+    }
+  }
+  return result;
+}
