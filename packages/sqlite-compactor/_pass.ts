@@ -8,6 +8,8 @@ import { checkTables } from "./_schema_check.ts";
 import { quoteIdentifier } from "./_sql.ts";
 import { checkpoint, convertToIncremental, databaseStats, freeDiskBytes, IncrementalVacuum, isEmptyDatabase, type VacuumHooks } from "./_vacuum.ts";
 import type { SqliteCompactorOptions } from "./options.ts";
+import { WalCheckpointer } from "./_wal_checkpointer.ts";
+import { WritePacer } from "./_write_pacer.ts";
 
 /** The result of one pass, before it becomes a RunReport. */
 export interface PassSummary {
@@ -32,7 +34,7 @@ export function openDatabase(path: string, busyTimeoutMs: number): Database.Data
   db.pragma(`busy_timeout = ${Math.round(busyTimeoutMs)}`);
   // Deletes never cascade: the compactor removes exactly the rows its rules select, nothing in other tables.
   db.pragma("foreign_keys = OFF");
-  // The pass checkpoints after each batch itself (see afterBatch), outside its measured write transactions.
+  // The pass checkpoints every few batches itself (see WalCheckpointer), outside its write transactions.
   db.pragma("wal_autocheckpoint = 0");
   return db;
 }
@@ -50,21 +52,23 @@ export async function runPass(options: SqliteCompactorOptions, metrics: Compacto
     }
     const bytesBefore = fileBytes(options.path);
     const onTransaction = (ms: number) => metrics.transactionSeconds.observe(ms / 1000);
-    // In WAL mode, copy each batch's pages into the database right away (PASSIVE: never blocks the writer), so the
-    // service's own commits find a log already checkpointed and restart it instead of checkpointing it themselves.
+    // In WAL mode, copy the batches' pages into the database every few batches (PASSIVE: never blocks the writer;
+    // see WalCheckpointer), so the service's own commits find a short log, restart it, and never checkpoint it themselves.
     const wal = String(db.pragma("journal_mode", { simple: true })).toLowerCase() === "wal";
-    // In WAL mode, commit without an fsync of the log (synchronous=NORMAL; the checkpoint after each batch syncs it,
+    // In WAL mode, commit without an fsync of the log (synchronous=NORMAL; the checkpoints every few batches sync it,
     // outside the write lock): with FULL every batch held the write lock through an fsync, whose latency on a busy
     // disk made the writers' longest waits. NORMAL in WAL mode never corrupts the database; a power cut can only
-    // undo the last batches, which the next pass deletes again (their archive copies were committed, FULL, first).
+    // undo the batches since the last checkpoint, which the next pass deletes again (their archive copies were committed, FULL, first).
     if (wal) db.pragma("main.synchronous = NORMAL");
-    const afterBatch = wal ? () => void db.pragma("wal_checkpoint(PASSIVE)") : undefined;
+    const checkpointer = wal ? new WalCheckpointer(db) : undefined;
+    const afterBatch = checkpointer && (() => checkpointer.afterBatch());
     const hooks: VacuumHooks = { onTransaction, ...(afterBatch && { afterBatch }) };
-    const vacuum = new IncrementalVacuum(options.batchTarget);
+    const pacer = new WritePacer(db, { targetMs: options.batchTarget, busyTimeoutMs: options.busyTimeout });
+    const vacuum = new IncrementalVacuum(options.batchTarget, pacer);
     const betweenBatches = ctx.dryRun ? undefined : releaseWhileDeleting(db, vacuum, options.vacuum.freeRatio, ctx.signal, hooks);
     const tables: TableResult[] = [];
     for (const shape of shapes) {
-      const result = await applyRetention(db, shape, { now: ctx.now(), signal: ctx.signal, batchTargetMs: options.batchTarget, archive, dryRun: ctx.dryRun, ...hooks, ...(betweenBatches && { betweenBatches }) });
+      const result = await applyRetention(db, shape, { now: ctx.now(), signal: ctx.signal, batchTargetMs: options.batchTarget, pacer, archive, dryRun: ctx.dryRun, ...hooks, ...(betweenBatches && { betweenBatches }) });
       tables.push(result);
       if (!ctx.dryRun) {
         if (result.deleted > 0) metrics.rowsRemoved.inc({ table: result.table }, result.deleted);
@@ -92,16 +96,12 @@ export async function runPass(options: SqliteCompactorOptions, metrics: Compacto
  * pages in one go made each page cost ~0.15 ms, most of the pass, and steps whose cost the sizer could not predict
  * (writer stalls of 150–530 ms). With the list kept to a few batches' worth, a page costs a few microseconds.
  */
-function releaseWhileDeleting(db: Database.Database, vacuum: IncrementalVacuum, freeRatio: number, signal: AbortSignal, hooks: VacuumHooks): (() => Promise<void>) | undefined {
+function releaseWhileDeleting(db: Database.Database, vacuum: IncrementalVacuum, freeRatio: number, signal: AbortSignal, hooks: VacuumHooks): ((pages: { freePages: number; pageCount: number }) => Promise<void>) | undefined {
   if (db.pragma("auto_vacuum", { simple: true }) !== 2) return undefined;
   let releasing = false;
-  return async () => {
-    if (!releasing) {
-      const free = db.pragma("freelist_count", { simple: true }) as number;
-      const pages = db.pragma("page_count", { simple: true }) as number;
-      releasing = pages > 0 && free / pages > freeRatio;
-    }
-    if (releasing) await vacuum.release(db, signal, hooks);
+  return async ({ freePages, pageCount }) => {
+    releasing ||= pageCount > 0 && freePages / pageCount > freeRatio;
+    if (releasing) await vacuum.release(db, signal, hooks, freePages);
   };
 }
 

@@ -1,7 +1,7 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { throwIfAborted } from "@reclaim/core";
 import type { Database } from "better-sqlite3";
-import { BatchSizer, pauseAfter } from "./_batch_sizer.ts";
+import { BatchSizer, timeTransaction, type TransactionTiming } from "./_batch_sizer.ts";
+import type { WritePacer } from "./_write_pacer.ts";
 import type { TableShape } from "./_schema_check.ts";
 import type { TableResult } from "./report.ts";
 import { quoteIdentifier, retentionPredicate, terminalParameters, timeMsExpression } from "./_sql.ts";
@@ -16,14 +16,16 @@ export interface RetentionRun {
   now: number;
   signal: AbortSignal;
   batchTargetMs: number;
+  /** Spaces the write transactions of the whole pass (deletes and incremental vacuum steps alike). */
+  pacer: WritePacer;
   archive: boolean;
   dryRun: boolean;
   /** Called with each write transaction's duration in ms. */
   onTransaction?(ms: number): void;
   /** Called after each batch, outside any transaction (the pass checkpoints the WAL there). */
   afterBatch?(): void;
-  /** Awaited after each batch's pause (the pass gives the pages just freed back there). */
-  betweenBatches?(): Promise<void>;
+  /** Awaited after each batch with the page counts at its commit (the pass gives the pages just freed back there). */
+  betweenBatches?(pages: { freePages: number; pageCount: number }): Promise<void>;
 }
 
 /**
@@ -76,30 +78,41 @@ export async function applyRetention(db: Database, shape: TableShape, run: Reten
   );
 
   const sizer = new BatchSizer(run.batchTargetMs);
+  const last = bounds.hi;
+  const nextEnd = (lo: bigint): bigint => {
+    const end = (windowEnd.get(lo, sizer.size - 1) as bigint | undefined) ?? last;
+    return end < last ? end : last;
+  };
   let cursor = bounds.lo - 1n;
-  while (cursor < bounds.hi) {
+  while (cursor < last) {
     throwIfAborted(run.signal);
-    const end = (windowEnd.get(cursor, sizer.size - 1) as bigint | undefined) ?? bounds.hi;
-    const hi = end < bounds.hi ? end : bounds.hi;
-    const window = { ...params, lo: cursor, hi };
-    let slowest = 0;
+    const lo = cursor;
+    let slowest: TransactionTiming | undefined;
+    let copiedUpTo: bigint | undefined;
     if (copy) {
-      const started = performance.now();
-      result.archived += copy.run({ ...window, now: run.now }).changes;
-      slowest = performance.now() - started;
-      run.onTransaction?.(slowest);
+      // A write to the archive file only: the service's database is read, not locked for writing.
+      copiedUpTo = nextEnd(lo);
+      const copied = timeTransaction(() => copy.run({ ...params, lo, hi: copiedUpTo, now: run.now }));
+      result.archived += copied.value.changes;
+      run.onTransaction?.(copied.timing.ms);
+      slowest = copied.timing;
     }
-    const started = performance.now();
-    result.deleted += remove.run(window).changes;
-    const took = performance.now() - started;
-    run.onTransaction?.(took);
-    slowest = Math.max(slowest, took);
-    sizer.record(slowest);
+    // The window's end and the free-page counts are read inside the write transaction: one lock to wait for.
+    const removed = await run.pacer.transaction(() => {
+      const hi = copiedUpTo ?? nextEnd(lo);
+      const changes = remove.run({ ...params, lo, hi }).changes;
+      const freePages = db.pragma("freelist_count", { simple: true }) as number;
+      const pageCount = db.pragma("page_count", { simple: true }) as number;
+      return { hi, changes, pages: { freePages, pageCount } };
+    }, run.signal);
+    result.deleted += removed.value.changes;
+    run.onTransaction?.(removed.timing.ms);
+    if (!slowest || removed.timing.ms > slowest.ms) slowest = removed.timing;
+    sizer.record(slowest.ms, slowest);
     result.batches++;
-    cursor = hi;
+    cursor = removed.value.hi;
     run.afterBatch?.();
-    await sleep(pauseAfter(slowest, run.batchTargetMs));
-    await run.betweenBatches?.();
+    await run.betweenBatches?.(removed.value.pages);
   }
   return result;
 }

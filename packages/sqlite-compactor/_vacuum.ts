@@ -1,9 +1,9 @@
 import { statfsSync } from "node:fs";
 import { dirname } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { throwIfAborted } from "@reclaim/core";
 import type { Database } from "better-sqlite3";
-import { BatchSizer, pauseAfter } from "./_batch_sizer.ts";
+import { BatchSizer } from "./_batch_sizer.ts";
+import type { WritePacer } from "./_write_pacer.ts";
 import type { DatabaseStats } from "./report.ts";
 
 
@@ -51,8 +51,8 @@ export interface VacuumHooks {
 
 /**
  * Gives free pages back to the filesystem with `PRAGMA incremental_vacuum(N)` in steps sized to `targetMs` (each
- * step is one short write transaction), pausing between steps. One instance serves a whole pass, so that the step
- * size learnt on one call carries over to the next.
+ * step is one short write transaction of the pass's {@link WritePacer}, which spaces it among the deletes). One
+ * instance serves a whole pass, so that the step size learnt on one call carries over to the next.
  *
  * Each page a step releases costs SQLite a walk of the free-page list (to take the file's last page out of it, or to
  * find a free page low enough to move a live last page into), so a step's cost grows with the length of that list:
@@ -60,35 +60,39 @@ export interface VacuumHooks {
  * therefore releases pages while it deletes, keeping the list short (see runPass).
  */
 export class IncrementalVacuum {
-  readonly #targetMs: number;
+  readonly #pacer: WritePacer;
   readonly #sizer: BatchSizer;
   /** Pages released so far. */
   released = 0;
 
-  constructor(targetMs: number) {
-    this.#targetMs = targetMs;
+  constructor(targetMs: number, pacer: WritePacer) {
+    this.#pacer = pacer;
     this.#sizer = new BatchSizer(targetMs, { initial: 64, min: 16, max: 1_000_000 });
   }
 
-  /** Releases every free page of the main database; returns how many this call released. */
-  async release(db: Database, signal: AbortSignal, hooks: VacuumHooks = {}): Promise<number> {
-    const start = db.pragma("freelist_count", { simple: true }) as number;
-    let left = start;
+  /**
+   * Releases every free page of the main database; returns how many this call released. `freePages`: the free-page
+   * count if just read (inside the last write transaction), saving a read.
+   */
+  async release(db: Database, signal: AbortSignal, hooks: VacuumHooks = {}, freePages?: number): Promise<number> {
+    let left = freePages ?? (db.pragma("freelist_count", { simple: true }) as number);
+    let released = 0;
     while (left > 0) {
-      throwIfAborted(signal);
-      const started = performance.now();
-      db.pragma(`incremental_vacuum(${Math.min(left, this.#sizer.size)})`);
-      const took = performance.now() - started;
-      hooks.onTransaction?.(took);
-      this.#sizer.record(took);
+      const step = Math.min(left, this.#sizer.size);
+      // The count after the step is read inside its transaction: no second lock to wait for.
+      const { value: now, timing } = await this.#pacer.transaction(() => {
+        db.pragma(`incremental_vacuum(${step})`);
+        return db.pragma("freelist_count", { simple: true }) as number;
+      }, signal);
+      hooks.onTransaction?.(timing.ms);
+      this.#sizer.record(timing.ms, timing);
       hooks.afterBatch?.();
-      const now = db.pragma("freelist_count", { simple: true }) as number;
       if (now >= left) break; // nothing released (another connection holds pages?): stop rather than spin
+      released += left - now;
       left = now;
-      await sleep(pauseAfter(took, this.#targetMs));
     }
-    this.released += start - left;
-    return start - left;
+    this.released += released;
+    return released;
   }
 }
 

@@ -7,10 +7,15 @@
 //
 // ROWS (default 2000000), AUTO_VACUUM of the starting file: incremental (steady state) or none (first pass does
 // the one-time conversion), RUNS: A/B pairs (medians reported), DIR: working folder (default /tmp/reclaim-sqlite-bench),
-// ONLY=ours: skip the baseline, TRACE=1: line the writer's stalls of 50 ms or more up with the compactor's statements (all in DIR/trace.json).
-import { execFileSync, fork, spawnSync } from "node:child_process";
+// ONLY=ours: skip the baseline, TRACE=1: line the writer's stalls of 50 ms or more up with the compactor's statements (all in DIR/trace.json),
+// LOAD=1: one CPU-bound process per core runs beside the benchmark the whole time (the compactor, the writer and
+// the baseline compete with them for the CPU, as on a busy host); each in its own session (LOAD=same: in the bench's). CONTROL=SECONDS: first let the writer run alone on
+// a copy of the file for that long (with the hogs if LOAD=1): its stalls without any compactor, the floor.
+// ISOLATE=1: the writer runs real-time (chrt -f 50: needs root), so it measures the lock, not its own scheduling.
+import { execFileSync, fork, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { availableParallelism, loadavg } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 
@@ -27,12 +32,29 @@ mkdirSync(DIR, { recursive: true });
 const template = join(DIR, `template-${ROWS}-${AUTO_VACUUM}.db`);
 if (!existsSync(template)) generate(template);
 
+const LOAD = process.env.LOAD === "1" || process.env.LOAD === "same";
+const ISOLATE = process.env.ISOLATE === "1";
+// LOAD=1: each hog in a session of its own, as another program on the host is (Linux's autogroup then schedules it
+// as its own group, as it would a systemd service or a container's cgroup). LOAD=same: in the bench's session, so
+// the hogs compete with the compactor task for task inside one group (a busy thread of the service itself).
+const hogs = LOAD ? Array.from({ length: availableParallelism() }, () => spawn(process.execPath, ["-e", "for (;;);"], { stdio: "ignore", detached: process.env.LOAD === "1" })) : [];
+process.on("exit", () => hogs.forEach((hog) => hog.kill("SIGKILL")));
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => process.exit(130));
 const results = { ours: [], baseline: [] };
-for (let run = 0; run < RUNS; run++) {
-  results.ours.push(await measure("ours", runOurs));
-  if (process.env.ONLY !== "ours") results.baseline.push(await measure("baseline", runBaseline));
+try {
+  if (process.env.CONTROL) {
+    const control = await measure("control", () => new Promise((resolve) => setTimeout(() => resolve({}), Number(process.env.CONTROL) * 1000)));
+    console.log(`writer alone for ${process.env.CONTROL} s${LOAD ? ` beside ${hogs.length} CPU hogs` : ""}: stall p50 ${control.p50.toFixed(1)} / p99 ${control.p99.toFixed(1)} / max ${control.max.toFixed(1)} ms, load average ${loadavg()[0].toFixed(1)}`);
+  }
+  for (let run = 0; run < RUNS; run++) {
+    results.ours.push(await measure("ours", runOurs));
+    if (process.env.ONLY !== "ours") results.baseline.push(await measure("baseline", runBaseline));
+  }
+} finally {
+  for (const hog of hogs) hog.kill("SIGKILL");
 }
 if (results.baseline.length > 0) report();
+else if (results.ours.length > 1) reportOurs();
 
 function generate(path) {
   const started = performance.now();
@@ -65,13 +87,19 @@ async function measure(name, body) {
   execFileSync("sync");
   const writer = fork(join(here, "writer.mjs"), [path, "5000", "2"]);
   await once(writer, "message");
+  // ISOLATE=1: the writer runs real-time (SCHED_FIFO, all its threads), so its stalls are the time it waits for the
+  // lock (and I/O), not for a CPU the hogs and other users hold: it measures, it does not compete.
+  if (ISOLATE) execFileSync("chrt", ["-a", "-f", "-p", "50", String(writer.pid)]);
   const started = performance.now();
   const extra = await body(path);
   // ours: the pass as timed inside its process (Node's start-up excluded); sqlite3: the whole shell command.
   const ms = extra.passMs ?? performance.now() - started;
+  // Both listeners before "stop": the writer can exit before a listener added after its message would be.
+  const reported = once(writer, "message");
+  const exited = once(writer, "exit");
   writer.send("stop");
-  const [{ latencies, errors, slow }] = await once(writer, "message");
-  await once(writer, "exit");
+  const [{ latencies, errors, slow }] = await reported;
+  await exited;
   if (extra.traced) {
     correlate(slow, extra.traced);
     writeFileSync(join(DIR, "trace.json"), JSON.stringify({ slow, traced: extra.traced }));
@@ -80,7 +108,7 @@ async function measure(name, body) {
   const bytes = fileBytes(path);
   const sorted = latencies.sort((a, b) => a - b);
   const q = (p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-  const result = { name, ms, bytes, inserts: latencies.length, errors: errors.length, p50: q(0.5), p99: q(0.99), max: sorted.at(-1), ...extra };
+  const result = { name, load: LOAD ? `${hogs.length}${process.env.LOAD === "same" ? " same session" : ""}` : 0, isolated: ISOLATE, loadavg1: +loadavg()[0].toFixed(1), ms, bytes, inserts: latencies.length, errors: errors.length, p50: q(0.5), p99: q(0.99), max: sorted.at(-1), ...extra };
   console.error(JSON.stringify(result));
   for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
   return result;
@@ -107,8 +135,8 @@ async function runBaseline(path) {
 function correlate(slow, traced) {
   for (const stall of slow.filter((s) => s.ms >= 50)) {
     const overlapping = traced.filter((t) => t.at < stall.at + stall.ms && t.at + t.ms > stall.at - 5);
-    console.error(`writer stall ${stall.ms.toFixed(0)} ms at +${((stall.at - traced[0].at) / 1000).toFixed(2)} s:`);
-    for (const t of overlapping) console.error(`   ${(t.at - stall.at).toFixed(0).padStart(6)} ms  ${t.ms.toFixed(1).padStart(7)} ms  ${t.sql}`);
+    console.error(`writer stall ${stall.ms.toFixed(0)} ms at +${((stall.at - traced[0].at) / 1000).toFixed(2)} s (writer waits ${stall.waits}, preempted ${stall.preempted}):`);
+    for (const t of overlapping) console.error(`   ${(t.at - stall.at).toFixed(0).padStart(6)} ms  ${t.ms.toFixed(1).padStart(7)} ms (cpu ${t.cpu.toFixed(1).padStart(6)} ms, waits ${String(t.vcs).padStart(3)}, preempted ${String(t.ics).padStart(3)})  ${t.sql}`);
   }
   const kinds = new Map();
   for (const t of traced) {
@@ -135,7 +163,7 @@ function report() {
   const mib = (b) => `${(b / 2 ** 20).toFixed(1)} MiB`;
   const line = (label, key, fmt) => console.log(`${label.padEnd(26)} ours ${fmt(m("ours", key)).padStart(12)}   sqlite3 ${fmt(m("baseline", key)).padStart(12)}   ratio ${(m("ours", key) / m("baseline", key)).toFixed(2)}`);
   const ms = (v) => `${v.toFixed(1)} ms`;
-  console.log(`rows ${ROWS}, auto_vacuum ${AUTO_VACUUM}, runs ${RUNS} (medians)`);
+  console.log(`rows ${ROWS}, auto_vacuum ${AUTO_VACUUM}, runs ${RUNS} (medians)${LOAD ? `, ${hogs.length} CPU hogs beside it` : ""}, load average ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
   line("total time", "ms", (v) => `${(v / 1000).toFixed(1)} s`);
   line("file size after", "bytes", mib);
   line("writer stall p50", "p50", ms);
@@ -143,4 +171,10 @@ function report() {
   line("writer stall max", "max", ms);
   line("peak RSS", "maxRssKiB", (v) => `${(v / 1024).toFixed(0)} MiB`);
   console.log(`writer inserts: ours ${m("ours", "inserts")}, sqlite3 ${m("baseline", "inserts")}; writer errors: ours ${m("ours", "errors")}, sqlite3 ${m("baseline", "errors")}`);
+}
+
+function reportOurs() {
+  const m = (key) => median(results.ours.map((r) => r[key]));
+  console.log(`rows ${ROWS}, auto_vacuum ${AUTO_VACUUM}, ours only, runs ${RUNS} (medians)${LOAD ? `, ${hogs.length} CPU hogs beside it` : ""}, load average ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
+  console.log(`total time ${(m("ms") / 1000).toFixed(1)} s; writer stall p50 ${m("p50").toFixed(1)} / p99 ${m("p99").toFixed(1)} / max ${m("max").toFixed(1)} ms (each run's max: ${results.ours.map((r) => r.max.toFixed(0)).join(", ")} ms); errors ${m("errors")}`);
 }

@@ -2,10 +2,11 @@
 // the pass duration and this process's peak RSS.
 import { createLogger, createRunner } from "@reclaim/core";
 import { Registry } from "prom-client";
-import { createSqliteCompactorHook } from "../dist/mod.js";
 import { installTrace, traced } from "./_trace.mjs";
 
 if (process.env.TRACE) installTrace();
+// DIST: another build of the package (an A/B of two versions in one session), default ../dist.
+const { createSqliteCompactorHook } = await import(process.env.DIST ?? "../dist/mod.js");
 
 const [path, cutoffMs] = process.argv.slice(2);
 const registry = new Registry();

@@ -17,6 +17,7 @@ process.on("message", (m) => {
 });
 process.send("ready");
 while (!stop) {
+  const usage = process.resourceUsage();
   const started = performance.now();
   const at = performance.timeOrigin + started;
   try {
@@ -26,7 +27,11 @@ while (!stop) {
   }
   const took = performance.now() - started;
   latencies.push(took);
-  if (took >= 20) slow.push({ at, ms: took });
+  if (took >= 20) {
+    // Why the writer was off the CPU meanwhile: waits (the busy handler's sleeps, I/O: voluntary) or preemption.
+    const now = process.resourceUsage();
+    slow.push({ at, ms: took, waits: now.voluntaryContextSwitches - usage.voluntaryContextSwitches, preempted: now.involuntaryContextSwitches - usage.involuntaryContextSwitches });
+  }
   await new Promise((resolve) => setTimeout(resolve, Number(pauseMs)));
 }
 db.close();
