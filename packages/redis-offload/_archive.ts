@@ -15,8 +15,10 @@ export interface ArchiveRow {
   redisType: "hash" | "string";
   /** JSON text (a hash as an object of strings, a string record as it is). */
   payload: string;
+  /** Epoch milliseconds. */
   time: number;
-  digest: Buffer;
+  /** SHA-1 of the exact Redis content, hex. */
+  digest: string;
 }
 
 const DAY = 86_400_000;
@@ -140,23 +142,44 @@ export async function ensurePartition(pool: Pool, target: ArchiveTarget, from: n
   return name;
 }
 
-/** Inserts a batch in one statement; rows already archived (same key, time and content) are skipped. Returns rows inserted. */
+/**
+ * Inserts rows in one statement; rows already archived (same key, time and content) are skipped. Returns rows
+ * inserted. The batch travels as one `jsonb` parameter (an array of `[key, kind, type, payload, time ms, digest]`)
+ * in which each payload is spliced as the JSON text it already is: no per-row parameters, no array-literal escaping
+ * of the payloads in Node, and Postgres parses each payload once, as the cast to `jsonb` would.
+ */
 export async function insertRows(client: Pool | PoolClient, target: ArchiveTarget, rows: readonly ArchiveRow[]): Promise<number> {
   if (rows.length === 0) return 0;
+  const parts: string[] = [];
+  for (const r of rows) parts.push(`[${JSON.stringify(r.key)},${JSON.stringify(r.kind)},"${r.redisType}",${r.payload},${Math.trunc(r.time)},"${r.digest}"]`);
   const result = await client.query(
     `INSERT INTO ${qualified(target)} (key, kind, redis_type, payload, record_time, digest)
-     SELECT k, c, r, p::jsonb, t, d FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::bytea[]) AS u(k, c, r, p, t, d)
+     SELECT e->>0, e->>1, e->>2, e->3, timestamptz 'epoch' + (e->>4)::bigint * interval '1 millisecond', decode(e->>5, 'hex')
+     FROM jsonb_array_elements($1::jsonb) AS e
      ON CONFLICT DO NOTHING`,
-    [
-      rows.map((r) => r.key),
-      rows.map((r) => r.kind),
-      rows.map((r) => r.redisType),
-      rows.map((r) => r.payload),
-      rows.map((r) => new Date(r.time).toISOString()),
-      rows.map((r) => r.digest),
-    ],
+    [`[${parts.join(",")}]`],
   );
   return result.rowCount ?? 0;
+}
+
+/**
+ * Writes a batch in one transaction whose `lock_timeout` bounds the wait for the archive's locks (a partition being
+ * dropped, an ALTER by hand): a conflict rejects with Postgres' error (55P03) instead of stalling the pass, and
+ * nothing of the batch is committed. Resolves, after the commit, with the rows inserted.
+ */
+export async function writeBatch(pool: Pool, target: ArchiveTarget, rows: readonly ArchiveRow[]): Promise<number> {
+  const client = await pool.connect();
+  try {
+    await client.query(`BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.round(target.lockTimeout))}`);
+    const inserted = await insertRows(client, target, rows);
+    await client.query("COMMIT");
+    return inserted;
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
 }
 
 /** Rows and payload bytes in the archive, by kind. */

@@ -1,8 +1,8 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 /** How a Redis value was classified for the offload. */
 export type Classified =
-  | { state: "record"; redisType: "hash" | "string"; payload: string; time: number; digest: Buffer; bytes: number; expected: string[] }
+  | { state: "record"; redisType: "hash" | "string"; payload: string; time: number; digest: string; bytes: number; expected: string[] }
   | { state: "undatable"; redisType: "hash" | "string" }
   | { state: "other" }
   | { state: "gone" };
@@ -70,7 +70,7 @@ export function classify(redisType: string, content: unknown, timeField: string)
     const time = readTime(timeField.includes(".") && !Object.hasOwn(object, timeField) ? property(object, timeField) : object[timeField]);
     if (time === undefined) return { state: "undatable", redisType: "hash" };
     pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const digest = createHash("sha1").update("h").update(JSON.stringify(pairs)).digest();
+    const digest = hash("sha1", `h${JSON.stringify(pairs)}`, "hex");
     const bytes = pairs.reduce((sum, [f, v]) => sum + Buffer.byteLength(f) + Buffer.byteLength(v), 0);
     return { state: "record", redisType: "hash", payload, time, digest, bytes, expected: pairs.flat() };
   }
@@ -84,7 +84,7 @@ export function classify(redisType: string, content: unknown, timeField: string)
     if (content.includes("\\u0000")) return { state: "other" }; // jsonb cannot hold NUL
     const time = readTime(property(parsed, timeField));
     if (time === undefined) return { state: "undatable", redisType: "string" };
-    const digest = createHash("sha1").update("s").update(content).digest();
+    const digest = hash("sha1", `s${content}`, "hex");
     return { state: "record", redisType: "string", payload: content, time, digest, bytes: Buffer.byteLength(content), expected: [content] };
   }
   return { state: "other" };
