@@ -1,4 +1,6 @@
+import { finished } from "node:stream/promises";
 import type { Pool, PoolClient } from "pg";
+import { from as copyFrom } from "pg-copy-streams";
 
 /** Where the archive lives and how its partitions are cut. */
 export interface ArchiveTarget {
@@ -143,34 +145,70 @@ export async function ensurePartition(pool: Pool, target: ArchiveTarget, from: n
 }
 
 /**
- * Inserts rows in one statement; rows already archived (same key, time and content) are skipped. Returns rows
- * inserted. The batch travels as one `jsonb` parameter (an array of `[key, kind, type, payload, time ms, digest]`)
- * in which each payload is spliced as the JSON text it already is: no per-row parameters, no array-literal escaping
- * of the payloads in Node, and Postgres parses each payload once, as the cast to `jsonb` would.
+ * Inserts rows in one statement, skipping rows already archived (same key, time and content); returns rows inserted.
+ * The slower path ({@link writeBatch} uses it when the batch holds a row that is already there, or row by row after a
+ * data error).
  */
 export async function insertRows(client: Pool | PoolClient, target: ArchiveTarget, rows: readonly ArchiveRow[]): Promise<number> {
   if (rows.length === 0) return 0;
-  const parts: string[] = [];
-  for (const r of rows) parts.push(`[${JSON.stringify(r.key)},${JSON.stringify(r.kind)},"${r.redisType}",${r.payload},${Math.trunc(r.time)},"${r.digest}"]`);
   const result = await client.query(
     `INSERT INTO ${qualified(target)} (key, kind, redis_type, payload, record_time, digest)
-     SELECT e->>0, e->>1, e->>2, e->3, timestamptz 'epoch' + (e->>4)::bigint * interval '1 millisecond', decode(e->>5, 'hex')
-     FROM jsonb_array_elements($1::jsonb) AS e
+     SELECT k, c, r, p::jsonb, t, decode(d, 'hex') FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[]) AS u(k, c, r, p, t, d)
      ON CONFLICT DO NOTHING`,
-    [`[${parts.join(",")}]`],
+    [
+      rows.map((r) => r.key),
+      rows.map((r) => r.kind),
+      rows.map((r) => r.redisType),
+      rows.map((r) => r.payload),
+      rows.map((r) => new Date(r.time).toISOString()),
+      rows.map((r) => r.digest),
+    ],
   );
   return result.rowCount ?? 0;
 }
 
+const COPY_SPECIAL = /[\\\n\r\t]/;
+const COPY_SPECIAL_ALL = /[\\\n\r\t]/g;
+const COPY_ESCAPES: Record<string, string> = { "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/** A value as a field of `COPY ... FROM STDIN` text format (backslash, newline, carriage return and tab escaped). */
+export function copyField(value: string): string {
+  return COPY_SPECIAL.test(value) ? value.replace(COPY_SPECIAL_ALL, (c) => COPY_ESCAPES[c]!) : value;
+}
+
+/** Rows as `COPY` text: key, kind, redis_type, payload, record_time, digest. */
+export function copyText(rows: readonly ArchiveRow[]): string {
+  const lines: string[] = [];
+  for (const r of rows) {
+    lines.push(`${copyField(r.key)}\t${r.kind}\t${r.redisType}\t${copyField(r.payload)}\t${new Date(r.time).toISOString()}\t\\\\x${r.digest}\n`);
+  }
+  return lines.join("");
+}
+
 /**
- * Writes a batch in one transaction whose `lock_timeout` bounds the wait for the archive's locks (a partition being
- * dropped, an ALTER by hand): a conflict rejects with Postgres' error (55P03) instead of stalling the pass, and
- * nothing of the batch is committed. Resolves, after the commit, with the rows inserted.
+ * Writes a batch and commits it; resolves with the rows inserted. One transaction whose `lock_timeout` bounds the wait
+ * for the archive's locks (a partition being dropped, an ALTER by hand): a conflict rejects with Postgres' error
+ * (55P03) and commits nothing. The rows go in with `COPY` (what Postgres ingests fastest); when one of them is already
+ * archived (a pass interrupted between commit and delete, a record read twice), the unique key refuses the `COPY`,
+ * and the batch is written again with `INSERT ... ON CONFLICT DO NOTHING`, so a row is never duplicated.
  */
 export async function writeBatch(pool: Pool, target: ArchiveTarget, rows: readonly ArchiveRow[]): Promise<number> {
+  if (rows.length === 0) return 0;
   const client = await pool.connect();
+  const begin = `BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.round(target.lockTimeout))}`;
   try {
-    await client.query(`BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.round(target.lockTimeout))}`);
+    await client.query(begin);
+    try {
+      const copy = client.query(copyFrom(`COPY ${qualified(target)} (key, kind, redis_type, payload, record_time, digest) FROM STDIN`));
+      copy.end(copyText(rows));
+      await finished(copy);
+      await client.query("COMMIT");
+      return rows.length;
+    } catch (err) {
+      if ((err as { code?: string }).code !== "23505") throw err;
+      await client.query("ROLLBACK");
+    }
+    await client.query(begin);
     const inserted = await insertRows(client, target, rows);
     await client.query("COMMIT");
     return inserted;

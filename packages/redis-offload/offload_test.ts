@@ -114,6 +114,56 @@ describe("createRedisOffloadHook()", () => {
     expect([...rows.values()].every((versions) => versions.length === 1)).toBe(true);
   });
 
+  it("archives keys and payloads holding tabs, newlines, backslashes and \\N exactly as Redis held them", async () => {
+    await using stores = await openStores();
+    const { redis, prefix } = stores;
+    const old = NOW - 20 * DAY;
+    const records = new Map([
+      [`${prefix}failure:tab\there`, JSON.stringify({ failed_at: old, text: "a\tb\nc\\d \\N é \u2028", quote: '"q"' })],
+      [`${prefix}failure:new\nline\r`, `{\n\t"failed_at": ${old},\r\n\t"path": "C:\\\\temp\\\\x"\n}`],
+      [`${prefix}failure:back\\slash`, JSON.stringify({ failed_at: old, s: "\\x00ff" })],
+      [`${prefix}failure:\\N`, JSON.stringify({ failed_at: old, emoji: "\u{1F600}" })],
+    ]);
+    for (const [key, value] of records) await redis.set(key, value);
+    await redis.hset(`${prefix}failure:hash\t`, { failed_at: String(old), "field\twith\ttabs": "value\\with\nnewline" });
+    const registry = new Registry();
+    const { outcome, report, error } = await pass(hook(stores, { registry }));
+    expect(error).toBeUndefined();
+    expect(outcome).toBe("success");
+    expect(report?.sources[1]).toMatchObject({ due: 5, archived: 5, deleted: 5 });
+    const rows = await archivedRows(stores.pool, stores.schema);
+    for (const [key, value] of records) expect(rows.get(key)?.[0]?.payload).toEqual(JSON.parse(value));
+    expect(rows.get(`${prefix}failure:hash\t`)?.[0]?.payload).toEqual({ failed_at: String(old), "field\twith\ttabs": "value\\with\nnewline" });
+    expect(await redis.exists(...records.keys(), `${prefix}failure:hash\t`)).toBe(0);
+    // in one batch write: no write was refused and retried row by row
+    expect(await registry.getSingleMetricAsString("reclaim_offload_archive_write_failures_total")).toContain('{hook="redis-offload",kind="failed"} 0');
+  });
+
+  it("a write that waits for a lock on the archive longer than lockTimeout fails the pass and deletes nothing from Redis", async () => {
+    await using stores = await openStores();
+    const { redis, prefix } = stores;
+    const registry = new Registry();
+    const h = hook(stores, { lockTimeout: "300ms", registry });
+    await redis.set(`${prefix}failure:first`, JSON.stringify({ failed_at: NOW - 20 * DAY }));
+    expect((await pass(h)).outcome).toBe("success"); // the table and the record's partition exist now
+    await redis.set(`${prefix}failure:second`, JSON.stringify({ failed_at: NOW - 20 * DAY }));
+    const holder = await stores.pool.connect();
+    try {
+      await holder.query(`BEGIN; LOCK TABLE "${stores.schema}".reclaim_archive IN ACCESS EXCLUSIVE MODE`);
+      const { outcome, error } = await pass(h);
+      expect(outcome).toBe("failure");
+      expect(error).toMatch(/lock timeout/);
+      expect(await redis.exists(`${prefix}failure:second`)).toBe(1);
+    } finally {
+      await holder.query("ROLLBACK");
+      holder.release();
+    }
+    expect(await registry.getSingleMetricAsString("reclaim_offload_archive_write_failures_total")).toContain('reclaim_offload_archive_write_failures_total{hook="redis-offload",kind="failed"} 1');
+    const after = await pass(h);
+    expect(after.report?.sources[1]).toMatchObject({ archived: 1, deleted: 1 });
+    expect(await redis.exists(`${prefix}failure:second`)).toBe(0);
+  });
+
   it("deletes nothing from Redis when Postgres is down", async () => {
     await using stores = await openStores();
     const { redis, prefix } = stores;
