@@ -176,13 +176,23 @@ export function copyField(value: string): string {
   return COPY_SPECIAL.test(value) ? value.replace(COPY_SPECIAL_ALL, (c) => COPY_ESCAPES[c]!) : value;
 }
 
-/** Rows as `COPY` text: key, kind, redis_type, payload, record_time, digest. */
-export function copyText(rows: readonly ArchiveRow[]): string {
-  const lines: string[] = [];
+/**
+ * Rows as `COPY` text (key, kind, redis_type, payload, record_time, digest), encoded line by line into one buffer:
+ * joining the lines into one string first costs Node about twice as much.
+ */
+export function copyText(rows: readonly ArchiveRow[]): Buffer {
+  let buffer = Buffer.allocUnsafe(64 * 1024);
+  let used = 0;
   for (const r of rows) {
-    lines.push(`${copyField(r.key)}\t${r.kind}\t${r.redisType}\t${copyField(r.payload)}\t${new Date(r.time).toISOString()}\t\\\\x${r.digest}\n`);
+    const line = `${copyField(r.key)}\t${r.kind}\t${r.redisType}\t${copyField(r.payload)}\t${new Date(r.time).toISOString()}\t\\\\x${r.digest}\n`;
+    if (used + line.length * 3 > buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(buffer.length * 2, used + line.length * 3));
+      buffer.copy(grown, 0, 0, used);
+      buffer = grown;
+    }
+    used += buffer.write(line, used);
   }
-  return lines.join("");
+  return buffer.subarray(0, used);
 }
 
 /**
