@@ -1,4 +1,4 @@
-import { parseOptions, type Hook, type HookIdentity, type RedisClient, type RunContext, type RunReport } from "@reclaim/core";
+import { parseOptions, type Hook, type HookIdentity, type RedisClient, type ResourceFigure, type RunContext, type RunReport } from "@reclaim/core";
 import type { Pool } from "pg";
 import { Registry } from "prom-client";
 import { archiveStats, ensureArchiveTable, ensurePartition, insertRows, listPartitions, partitionBounds, partitionName, writeBatch, type ArchiveRow, type ArchiveTarget } from "./_archive.ts";
@@ -78,9 +78,27 @@ export interface RedisOffloadReport extends RunReport {
   failedSteps: string[];
 }
 
+/** Per kind, as of the end of the last pass that wrote (`status().details`). */
+export interface OffloadKindStatus {
+  /** Rows in the archive. */
+  archiveRows: number;
+  /** Payload bytes in the archive (`pg_column_size` of the `jsonb`). */
+  archiveBytes: number;
+  /** How long past `hotFor` the oldest record still in Redis was (0: none overdue). */
+  lagSeconds: number;
+}
+
+/** `status().details` of the offload hook: per kind figures, and the console's resource figures. */
+export interface RedisOffloadDetails extends Record<string, unknown> {
+  kinds: Record<string, OffloadKindStatus>;
+  /** For each kind: archive rows, archive payload bytes, offload lag (empty before the first pass). */
+  resources: ResourceFigure[];
+}
+
 /** The offload hook. */
 export interface RedisOffloadHook extends Hook<RedisOffloadReport> {
   readonly options: RedisOffloadOptions;
+  status(): RedisOffloadDetails;
 }
 
 /** A record past `hotFor`, as read: what goes to the archive and what the compare-and-delete checks. */
@@ -113,10 +131,22 @@ export function createRedisOffloadHook(input: RedisOffloadHookOptions): RedisOff
   const metrics = offloadMetrics(registry ?? new Registry(), name, kinds);
   const target: ArchiveTarget = { schema: options.schema, table: options.table, partition: options.partition, lockTimeout: options.lockTimeout };
   const windows = new Map(options.sources.map((source) => [source.kind, source.archiveFor]));
+  const kindStatus = new Map<string, OffloadKindStatus>();
 
   return {
     name,
     type: REDIS_OFFLOAD_HOOK,
+    status(): RedisOffloadDetails {
+      const resources: ResourceFigure[] = [];
+      for (const [kind, entry] of kindStatus) {
+        resources.push(
+          { label: `archive rows (${kind})`, value: entry.archiveRows, unit: "count" },
+          { label: `archive payload (${kind})`, value: entry.archiveBytes, unit: "bytes" },
+          { label: `offload lag past hotFor (${kind})`, value: entry.lagSeconds, unit: "seconds" },
+        );
+      }
+      return { kinds: Object.fromEntries([...kindStatus].map(([kind, entry]) => [kind, { ...entry }])), resources };
+    },
     spanName: "offload redis",
     kind: "record",
     options,
@@ -322,13 +352,17 @@ export function createRedisOffloadHook(input: RedisOffloadHookOptions): RedisOff
         for (const kind of new Set([...kinds, ...stats.keys()])) {
           const entry = stats.get(kind) ?? { rows: 0, bytes: 0 };
           metrics.archive(kind, entry.rows, entry.bytes);
+          if (kinds.includes(kind)) kindStatus.set(kind, { archiveRows: entry.rows, archiveBytes: entry.bytes, lagSeconds: 0 });
         }
       }
       metrics.ddlFailures(failedSteps.length);
       for (const kind of kinds) {
         const ofKind = sources.filter((s) => s.kind === kind);
         metrics.undatable(kind, ofKind.reduce((sum, s) => sum + s.undatable, 0));
-        metrics.lag(kind, Math.max(0, ...ofKind.map((s) => s.lagSeconds)));
+        const lagSeconds = Math.max(0, ...ofKind.map((s) => s.lagSeconds));
+        metrics.lag(kind, lagSeconds);
+        const known = kindStatus.get(kind);
+        if (known && !ctx.dryRun) known.lagSeconds = lagSeconds;
       }
 
       const removedByKind: Record<string, number> = {};

@@ -221,6 +221,28 @@ describe("createRedisOffloadHook()", () => {
     expect(names).toEqual([0, 1, 2, 3].map((offset) => `reclaim_archive_d${day(offset)}`));
   });
 
+  it("status() gives the console archive rows, payload bytes and the offload lag per kind, as the metrics do", async () => {
+    await using stores = await openStores();
+    const { redis, prefix } = stores;
+    await redis.set(`${prefix}failure:x`, JSON.stringify({ failed_at: NOW - 20 * DAY, reason: "boom" }));
+    await redis.hset(`${prefix}completion:changed`, { completed_at: String(NOW - 9 * DAY), attempt: "1" });
+    const registry = new Registry();
+    // the record is rewritten between the commit and the delete: it stays in Redis, 2 days past hotFor (7 d)
+    const h = hook(stores, { registry, onArchived: async ({ kind }) => void (kind === "completed" && (await redis.hset(`${prefix}completion:changed`, { attempt: "2" }))) });
+    expect(h.status().resources).toEqual([]);
+    await pass(h);
+    const { kinds, resources } = h.status();
+    expect(kinds.completed).toEqual({ archiveRows: 1, archiveBytes: expect.any(Number), lagSeconds: 2 * 86_400 });
+    expect(kinds.failed).toMatchObject({ archiveRows: 1, lagSeconds: 0 });
+    expect(resources).toContainEqual({ label: "archive rows (failed)", value: 1, unit: "count" });
+    expect(resources).toContainEqual({ label: "archive payload (failed)", value: kinds.failed?.archiveBytes, unit: "bytes" });
+    expect(resources).toContainEqual({ label: "offload lag past hotFor (completed)", value: 2 * 86_400, unit: "seconds" });
+    const text = await registry.metrics();
+    expect(text).toContain('reclaim_offload_lag_seconds{hook="redis-offload",kind="completed"} 172800');
+    expect(text).toContain('reclaim_offload_archive_rows{hook="redis-offload",kind="completed"} 1');
+    expect(text).toContain('reclaim_offload_archive_write_failures_total{hook="redis-offload",kind="completed"} 0');
+  });
+
   it("records metrics with the hook label and a span named 'offload redis'", async () => {
     await using stores = await openStores();
     const { redis, prefix } = stores;
