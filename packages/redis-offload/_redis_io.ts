@@ -12,6 +12,7 @@ const SCRIPT_BYTES = 32 * 1024;
 /** What the read script returned for one key. */
 export interface ReadReply {
   type: string;
+  /** The GET value (a Buffer), the HGETALL pairs (Buffers), or an empty Buffer. */
   content: unknown;
   inIndex: boolean;
 }
@@ -21,7 +22,8 @@ export interface DeleteRequest {
   key: string;
   member: string;
   redisType: "hash" | "string";
-  expected: readonly string[];
+  /** As read (Buffers: compared byte for byte). */
+  expected: ReadonlyArray<string | Buffer>;
 }
 
 /** Deletion outcome of one record. */
@@ -48,20 +50,20 @@ export async function loadScripts(client: RedisClient, index: string | undefined
       for (let start = 0; start < keys.length; start += SCRIPT_RECORDS) {
         const chunk = keys.slice(start, start + SCRIPT_RECORDS);
         const args = index === undefined ? [flag] : [flag, ...members.slice(start, start + SCRIPT_RECORDS)];
-        pipeline.evalsha(readSha, head.length + chunk.length, ...head, ...chunk, ...args);
+        pipeline.callBuffer("EVALSHA", [readSha, head.length + chunk.length, ...head, ...chunk, ...args]);
       }
       const replies: ReadReply[] = [];
       for (const [err, reply] of (await pipeline.exec()) ?? []) {
         if (err) throw err;
         const flat = reply as unknown[];
-        for (let i = 0; i + 2 < flat.length; i += 3) replies.push({ type: String(flat[i]), content: flat[i + 1], inIndex: flat[i + 2] === 1 });
+        for (let i = 0; i + 2 < flat.length; i += 3) replies.push({ type: String(flat[i]), content: flat[i + 1], inIndex: Number(flat[i + 2]) === 1 });
       }
       return replies;
     },
     async compareAndDelete(requests) {
       const pipeline = client.pipeline();
       let keys: string[] = [];
-      let args: string[] = [];
+      let args: Array<string | Buffer> = [];
       let bytes = 0;
       const sizes: number[] = [];
       const flush = () => {

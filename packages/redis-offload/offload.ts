@@ -102,7 +102,7 @@ export interface RedisOffloadHook extends Hook<RedisOffloadReport> {
 }
 
 /** A record past `hotFor`, as read: what goes to the archive and what the compare-and-delete checks. */
-type DueRow = ArchiveRow & { expected: string[]; member: string; bytes: number };
+type DueRow = ArchiveRow & { expected: Array<string | Buffer>; member: string; bytes: number };
 
 async function resolveStore<T>(store: StoreGetter<T>): Promise<T> {
   return typeof store === "function" ? (store as () => Promise<T>)() : store;

@@ -55,7 +55,7 @@ describe("createRedisOffloadHook()", () => {
     expect(report?.removedByKind).toEqual({ completed: 3, failed: 1 });
   });
 
-  it("never touches a record without a readable time, another type, or a string that is not JSON, and counts them", async () => {
+  it("never touches a record without a readable time, another type, a string that is not JSON, or bytes that are not UTF-8, and counts them", async () => {
     await using stores = await openStores();
     const { redis, prefix } = stores;
     await redis.hset(`${prefix}completion:no-time`, { job: "x" });
@@ -64,10 +64,16 @@ describe("createRedisOffloadHook()", () => {
     await redis.set(`${prefix}completion:plain`, "not json at all");
     await redis.rpush(`${prefix}completion:list`, "a");
     await redis.set(`${prefix}completion:nul`, JSON.stringify({ completed_at: NOW - 30 * DAY, text: "a\u0000b" }));
+    // bytes that are not UTF-8 could not be archived as they are: a string and a hash value holding them
+    const latin1 = Buffer.concat([Buffer.from(`{"completed_at": ${NOW - 30 * DAY}, "name": "caf`), Buffer.from([0xe9]), Buffer.from('"}')]);
+    await redis.set(`${prefix}completion:latin1`, latin1);
+    await redis.hset(`${prefix}completion:latin1-hash`, "completed_at", String(NOW - 30 * DAY), "name", Buffer.from([0x63, 0x61, 0x66, 0xe9]));
     const registry = new Registry();
     const { report } = await pass(hook(stores, { registry, name: "jobs-offload" }));
-    expect(report?.sources[0]).toMatchObject({ undatable: 3, other: 3, due: 0, deleted: 0 });
+    expect(report?.sources[0]).toMatchObject({ undatable: 3, other: 5, due: 0, deleted: 0 });
     expect(await redis.exists(`${prefix}completion:no-time`, `${prefix}completion:bad-time`, `${prefix}completion:json-no-time`, `${prefix}completion:plain`, `${prefix}completion:list`, `${prefix}completion:nul`)).toBe(6);
+    expect(await redis.getBuffer(`${prefix}completion:latin1`)).toEqual(latin1);
+    expect(await redis.hlen(`${prefix}completion:latin1-hash`)).toBe(2);
     expect((await archivedRows(stores.pool, stores.schema)).size).toBe(0);
     expect(await registry.getSingleMetricAsString("reclaim_offload_undatable_records")).toContain('reclaim_offload_undatable_records{hook="jobs-offload",kind="completed"} 3');
   });
