@@ -196,76 +196,38 @@ export function copyText(rows: readonly ArchiveRow[]): Buffer {
 }
 
 /**
- * Postgres connections a pass writes the archive on: checked out of the pool when first needed (as many as batches
- * write at once), each with `lock_timeout` set for its session, so a batch needs no transaction of its own (one
- * `COPY` is atomic) and no extra round trips; given back, with `lock_timeout` reset, by `close()`. A connection on
- * which a write failed is discarded.
+ * Writes a batch and commits it; resolves with the rows inserted. One transaction whose `lock_timeout` bounds the wait
+ * for the archive's locks (a partition being dropped, an ALTER by hand): a conflict rejects with Postgres' error
+ * (55P03) and commits nothing. The rows go in with `COPY` (what Postgres ingests fastest); when one of them is already
+ * archived (a pass interrupted between commit and delete, a record read twice), the unique key refuses the `COPY`,
+ * and the batch is written again with `INSERT ... ON CONFLICT DO NOTHING`, so a row is never duplicated.
  */
-export interface ArchiveWriters {
-  use<T>(write: (client: PoolClient) => Promise<T>): Promise<T>;
-  close(): Promise<void>;
-}
-
-/** Opens the {@link ArchiveWriters} of one pass. */
-export function archiveWriters(pool: Pool, target: Pick<ArchiveTarget, "lockTimeout">): ArchiveWriters {
-  const idle: PoolClient[] = [];
-  const open = new Set<PoolClient>();
-  return {
-    async use(write) {
-      let client = idle.pop();
-      if (!client) {
-        client = await pool.connect();
-        try {
-          await client.query(`SET lock_timeout = ${Math.max(1, Math.round(target.lockTimeout))}`);
-        } catch (err) {
-          client.release(err as Error);
-          throw err;
-        }
-        open.add(client);
-      }
-      try {
-        const result = await write(client);
-        idle.push(client);
-        return result;
-      } catch (err) {
-        open.delete(client);
-        client.release(err as Error);
-        throw err;
-      }
-    },
-    async close() {
-      for (const client of open) {
-        try {
-          await client.query("RESET lock_timeout");
-          client.release();
-        } catch (err) {
-          client.release(err as Error);
-        }
-      }
-      open.clear();
-      idle.length = 0;
-    },
-  };
-}
-
-/**
- * Writes a batch on a writer connection (whose session has `lock_timeout`: a wait for the archive's locks longer than
- * that rejects with 55P03 and commits nothing) and resolves, once it is committed, with the rows inserted. The rows
- * go in with one `COPY` (what Postgres ingests fastest; atomic and committed when it completes); when one of them is
- * already archived (a pass interrupted between commit and delete, a record read twice), the unique key refuses the
- * `COPY`, and the batch is written again with `INSERT ... ON CONFLICT DO NOTHING`, so a row is never duplicated.
- */
-export async function writeBatch(client: PoolClient, target: ArchiveTarget, rows: readonly ArchiveRow[]): Promise<number> {
+export async function writeBatch(pool: Pool, target: ArchiveTarget, rows: readonly ArchiveRow[]): Promise<number> {
   if (rows.length === 0) return 0;
+  const client = await pool.connect();
+  const begin = `BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.round(target.lockTimeout))}`;
   try {
-    const copy = client.query(copyFrom(`COPY ${qualified(target)} (key, kind, redis_type, payload, record_time, digest) FROM STDIN`));
-    copy.end(copyText(rows));
-    await finished(copy);
-    return rows.length;
+    await client.query(begin);
+    try {
+      const copy = client.query(copyFrom(`COPY ${qualified(target)} (key, kind, redis_type, payload, record_time, digest) FROM STDIN`));
+      copy.end(copyText(rows));
+      await finished(copy);
+      await client.query("COMMIT");
+      return rows.length;
+    } catch (err) {
+      if ((err as { code?: string }).code !== "23505") throw err;
+      await client.query("ROLLBACK");
+    }
+    await client.query(begin);
+    const inserted = await insertRows(client, target, rows);
+    await client.query("COMMIT");
+    return inserted;
   } catch (err) {
-    if ((err as { code?: string }).code !== "23505") throw err;
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
   }
-  return insertRows(client, target, rows);
 }
 
 /** Rows and payload bytes in the archive, by kind. */

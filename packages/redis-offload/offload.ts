@@ -1,7 +1,7 @@
 import { parseOptions, type Hook, type HookIdentity, type RedisClient, type ResourceFigure, type RunContext, type RunReport } from "@reclaim/core";
 import type { Pool } from "pg";
 import { Registry } from "prom-client";
-import { archiveStats, archiveWriters, ensureArchiveTable, ensurePartition, insertRows, listPartitions, partitionBounds, partitionName, writeBatch, type ArchiveRow, type ArchiveTarget, type ArchiveWriters } from "./_archive.ts";
+import { archiveStats, ensureArchiveTable, ensurePartition, insertRows, listPartitions, partitionBounds, partitionName, writeBatch, type ArchiveRow, type ArchiveTarget } from "./_archive.ts";
 import { offloadMetrics } from "./_metrics.ts";
 import { classify, globToRegExp, indexMember } from "./_record.ts";
 import { applyRetention, type RetentionResult } from "./_retention.ts";
@@ -181,13 +181,8 @@ export function createRedisOffloadHook(input: RedisOffloadHookOptions): RedisOff
 
       const sources: SourceResult[] = [];
       let reclaimed = 0;
-      const writers: ArchiveWriters | undefined = pool && archiveWriters(pool, target);
-      try {
-        for (const source of options.sources) {
-          sources.push(await offloadSource(source));
-        }
-      } finally {
-        await writers?.close();
+      for (const source of options.sources) {
+        sources.push(await offloadSource(source));
       }
 
       async function offloadSource(source: OffloadSource): Promise<SourceResult> {
@@ -269,7 +264,7 @@ export function createRedisOffloadHook(input: RedisOffloadHookOptions): RedisOff
               oldestLeft = Math.min(oldestLeft, row.time);
             }
           }
-          const committed = await archive(writers!, ready);
+          const committed = await archive(pool, ready);
           if (committed.length === 0) return;
           if (onArchived) {
             try {
@@ -304,10 +299,10 @@ export function createRedisOffloadHook(input: RedisOffloadHookOptions): RedisOff
          * Writes rows in one statement (atomic and committed when it returns: one round trip); on a data error, row by
          * row in one transaction with savepoints, so one bad row defers only itself.
          */
-        async function archive(db: ArchiveWriters, rows: DueRow[]): Promise<DueRow[]> {
+        async function archive(db: Pool, rows: DueRow[]): Promise<DueRow[]> {
           if (rows.length === 0) return rows;
           try {
-            const inserted = await db.use((client) => writeBatch(client, target, rows));
+            const inserted = await writeBatch(db, target, rows);
             result.archived += inserted;
             metrics.archived(source.kind, inserted);
             return rows;
@@ -315,34 +310,36 @@ export function createRedisOffloadHook(input: RedisOffloadHookOptions): RedisOff
             metrics.writeFailures(source.kind, 1);
             if (!String((err as { code?: string }).code ?? "").startsWith("22")) throw err;
           }
-          return db.use(async (conn) => {
+          const conn = await db.connect();
+          try {
             const kept: DueRow[] = [];
             let inserted = 0;
             await conn.query("BEGIN");
-            try {
-              for (const row of rows) {
-                await conn.query("SAVEPOINT r");
-                try {
-                  inserted += await insertRows(conn, target, [row]);
-                  await conn.query("RELEASE SAVEPOINT r");
-                  kept.push(row);
-                } catch (err) {
-                  await conn.query("ROLLBACK TO SAVEPOINT r");
-                  metrics.writeFailures(source.kind, 1);
-                  if (!String((err as { code?: string }).code ?? "").startsWith("22")) throw err;
-                  result.deferred++;
-                  oldestLeft = Math.min(oldestLeft, row.time);
-                }
+            await conn.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(options.lockTimeout))}`);
+            for (const row of rows) {
+              await conn.query("SAVEPOINT r");
+              try {
+                inserted += await insertRows(conn, target, [row]);
+                await conn.query("RELEASE SAVEPOINT r");
+                kept.push(row);
+              } catch (err) {
+                await conn.query("ROLLBACK TO SAVEPOINT r");
+                metrics.writeFailures(source.kind, 1);
+                if (!String((err as { code?: string }).code ?? "").startsWith("22")) throw err;
+                result.deferred++;
+                oldestLeft = Math.min(oldestLeft, row.time);
               }
-              await conn.query("COMMIT");
-            } catch (err) {
-              await conn.query("ROLLBACK").catch(() => undefined);
-              throw err;
             }
+            await conn.query("COMMIT");
             result.archived += inserted;
             metrics.archived(source.kind, inserted);
             return kept;
-          });
+          } catch (err) {
+            await conn.query("ROLLBACK").catch(() => undefined);
+            throw err;
+          } finally {
+            conn.release();
+          }
         }
       }
       let retention: RetentionResult | null = null;

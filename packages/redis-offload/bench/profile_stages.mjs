@@ -9,7 +9,7 @@ import pg from "pg";
 import { loadScripts } from "../dist/_redis_io.js";
 import { classify } from "../dist/_record.js";
 import { readFileSync } from "node:fs";
-import { archiveWriters, ensureArchiveTable, ensurePartition, partitionBounds, writeBatch } from "../dist/_archive.js";
+import { ensureArchiveTable, ensurePartition, partitionBounds, writeBatch } from "../dist/_archive.js";
 
 const N = Number(process.env.N ?? 50_000);
 const BATCH = Number(process.env.BATCH ?? 1000);
@@ -42,7 +42,6 @@ const redisCpuMs = async () => {
   const get = (name) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)[1]);
   return (get("used_cpu_user") + get("used_cpu_sys")) * 1000;
 };
-const writers = archiveWriters(pool, target);
 const stages = Object.fromEntries(["read", "classify", "write", "delete"].map((name) => [name, { wall: 0, node: 0, redis: 0, postgres: 0 }]));
 async function timed(name, fn) {
   const r0 = await redisCpuMs(); const p0 = pgCpuMs();
@@ -61,10 +60,9 @@ for (let s = 0; s < N; s += BATCH) {
     const c = classify(r.type, r.content, "completed_at");
     return { key: keys[i], kind: "completed", redisType: c.redisType, payload: c.payload, time: c.time, digest: c.digest, expected: c.expected, member: keys[i] };
   }));
-  await timed("write", () => writers.use((client) => writeBatch(client, target, rows)));
+  await timed("write", () => writeBatch(pool, target, rows));
   await timed("delete", () => scripts.compareAndDelete(rows));
 }
-await writers.close();
 const us = (ms) => (ms / N * 1000).toFixed(1).padStart(7);
 console.log(`${N} records, batches of ${BATCH}; µs per record:        wall    Node   Redis  Postgres (CPU)`);
 for (const [name, s] of Object.entries(stages)) console.log(`  ${name.padEnd(38)} ${us(s.wall)} ${us(s.node)} ${us(s.redis)} ${us(s.postgres)}`);
