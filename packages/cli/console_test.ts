@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -38,6 +39,7 @@ describe("the console (the exporter's /) in a real Chromium", () => {
     await mkdir(join(dir.path, "not-a-file.jsonl")); // a folder where a log should be: every pass fails
     await mkdir(join(dir.path, "data", "images"), { recursive: true });
     const port = await freePort();
+    const offloadSchema = `console_${randomBytes(4).toString("hex")}`; // on the shared test Postgres, dropped at the end
     await writeFile(
       join(dir.path, "reclaim.config.json"),
       JSON.stringify({
@@ -47,6 +49,10 @@ describe("the console (the exporter's /) in a real Chromium", () => {
           media: { type: "disk", root: "data", audit: { atStart: false }, initialDelay: 0, interval: "1h" },
           "jobs-db": { type: "sqlite-compactor", path: "jobs.db", initialDelay: 0, interval: "1h", tables: [{ table: "jobs", terminal: ["done"], maxAge: "1d" }] },
           "broken-log": { type: "event-log", path: "not-a-file.jsonl", maxBytes: 10, initialDelay: 0, interval: "1h" },
+          offload: {
+            type: "redis-offload", schema: offloadSchema, initialDelay: 0, interval: "1h", redis: { url: redisUrl }, postgres: { url: databaseUrl },
+            sources: [{ match: `${offloadSchema}:*`, kind: "completed", timeField: "completed_at", hotFor: "7d", archiveFor: "90d" }],
+          },
         },
       }),
     );
@@ -59,11 +65,14 @@ describe("the console (the exporter's /) in a real Chromium", () => {
       const card = (hook: string) => page.locator(`section.card[data-hook="${hook}"]`);
 
       // Every configured hook, with its resource figures.
-      for (const hook of ["app-log", "media", "jobs-db", "broken-log"]) await card(hook).waitFor({ timeout: 30_000 });
+      for (const hook of ["app-log", "media", "jobs-db", "broken-log", "offload"]) await card(hook).waitFor({ timeout: 30_000 });
       await expect.poll(() => card("app-log").locator(".figure[data-label='log size'] .value").textContent()).toBe(`${shown(statSync(join(dir.path, "app.jsonl")).size)} / 8.0 KiB`);
       await expect.poll(() => card("media").locator(".figure[data-label='data used'] .mark").count()).toBe(2);
       await expect.poll(() => card("jobs-db").locator(".figure .value").first().textContent(), { timeout: 30_000 }).toMatch(/KiB$/);
       await expect.poll(() => card("jobs-db").locator(".figure[data-label='free pages']").count()).toBe(1);
+      await expect.poll(() => card("offload").locator(".figure[data-label='archive rows (completed)'] .value").textContent(), { timeout: 30_000 }).toBe("0");
+      expect(await card("offload").locator(".figure[data-label='archive payload (completed)'] .value").textContent()).toBe("0 B");
+      expect(await card("offload").locator(".figure[data-label='offload lag past hotFor (completed)'] .value").textContent()).toBe("0 s");
 
       // A failing hook stands out with its error.
       await expect.poll(() => card("broken-log").getAttribute("class"), { timeout: 30_000 }).toContain("failing");
@@ -91,6 +100,7 @@ describe("the console (the exporter's /) in a real Chromium", () => {
     } finally {
       await page.close();
       controller.abort();
+      execFileSync("psql", [databaseUrl, "-q", "-c", `DROP SCHEMA IF EXISTS "${offloadSchema}" CASCADE`]);
     }
     expect((await daemon).code).toBe(0);
   });

@@ -98,8 +98,8 @@ export interface HookIdentity {
 export interface ResourceFigure {
   label: string;
   value: number;
-  /** `bytes` (shown as KiB/MiB/...), `ratio` (shown as a percentage) or `count`. */
-  unit: "bytes" | "ratio" | "count";
+  /** `bytes` (shown as KiB/MiB/...), `ratio` (shown as a percentage), `count`, or `seconds` (shown as s/min/h/d). */
+  unit: "bytes" | "ratio" | "count" | "seconds";
   /** The bar's full scale (a limit, the file size); without it the figure is a number only. */
   max?: number;
   marks?: Array<{ label: string; value: number }>;

@@ -47,7 +47,8 @@ export const STATUS_PAGE = `<!doctype html>
 <script>
 const messages = {};
 const size = (b) => { const u = ["B","KiB","MiB","GiB","TiB"]; let i = 0; while (Math.abs(b) >= 1024 && i < u.length - 1) { b /= 1024; i++; } return (i ? b.toFixed(1) : b) + " " + u[i]; };
-const show = (v, unit) => unit === "bytes" ? size(v) : unit === "ratio" ? (v * 100).toFixed(1) + " %" : String(v);
+const duration = (s) => s < 120 ? Math.round(s) + " s" : s < 7200 ? Math.round(s / 60) + " min" : s < 172800 ? (s / 3600).toFixed(1) + " h" : (s / 86400).toFixed(1) + " d";
+const show = (v, unit) => unit === "bytes" ? size(v) : unit === "ratio" ? (v * 100).toFixed(1) + " %" : unit === "seconds" ? duration(v) : String(v);
 const ago = (iso) => { if (!iso) return "—"; const s = Math.round((Date.now() - Date.parse(iso)) / 1000); const a = Math.abs(s); const t = a < 120 ? a + " s" : a < 7200 ? Math.round(a / 60) + " min" : Math.round(a / 3600) + " h"; return s < 0 ? "in " + t : t + " ago"; };
 const esc = (t) => String(t).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 

@@ -12,6 +12,7 @@ export interface OffloadMetrics {
   retentionRows(kind: string, rows: number): void;
   partitionsDropped(count: number): void;
   ddlFailures(count: number): void;
+  writeFailures(kind: string, count: number): void;
 }
 
 /** Registers (once per registry) the offload metrics and binds them to the instance `hook`; counters start at 0 per kind. */
@@ -38,7 +39,13 @@ export function offloadMetrics(registry: Registry, hook: string, kinds: readonly
   const retention = counter(registry, { name: "reclaim_offload_retention_rows_total", help: "Archive rows removed by retention in batched deletes, by kind.", labelNames: ["hook", "kind"] });
   const dropped = counter(registry, { name: "reclaim_offload_partitions_dropped_total", help: "Archive partitions dropped whole by retention.", labelNames: ["hook"] });
   const ddl = counter(registry, { name: "reclaim_offload_ddl_failures_total", help: "DDL steps that failed (lock conflict under lock_timeout, ...); the pass went on.", labelNames: ["hook"] });
+  const writes = counter(registry, {
+    name: "reclaim_offload_archive_write_failures_total",
+    help: "Archive writes Postgres refused, by kind: a batch (its records stay in Redis) or, when a batch is retried row by row, one row (deferred).",
+    labelNames: ["hook", "kind"],
+  });
   for (const kind of kinds) {
+    writes.inc({ hook, kind }, 0);
     archived.inc({ hook, kind }, 0);
     deleted.inc({ hook, kind }, 0);
     skipped.inc({ hook, kind }, 0);
@@ -59,5 +66,6 @@ export function offloadMetrics(registry: Registry, hook: string, kinds: readonly
     retentionRows: (kind, n) => retention.inc({ hook, kind }, n),
     partitionsDropped: (n) => dropped.inc({ hook }, n),
     ddlFailures: (n) => ddl.inc({ hook }, n),
+    writeFailures: (kind, n) => writes.inc({ hook, kind }, n),
   };
 }

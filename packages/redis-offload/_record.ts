@@ -1,8 +1,9 @@
-import { createHash } from "node:crypto";
+import { isUtf8 } from "node:buffer";
+import { hash } from "node:crypto";
 
 /** How a Redis value was classified for the offload. */
 export type Classified =
-  | { state: "record"; redisType: "hash" | "string"; payload: string; time: number; digest: Buffer; bytes: number; expected: string[] }
+  | { state: "record"; redisType: "hash" | "string"; payload: string; time: number; digest: string; bytes: number; expected: Array<string | Buffer> }
   | { state: "undatable"; redisType: "hash" | "string" }
   | { state: "other" }
   | { state: "gone" };
@@ -52,17 +53,31 @@ function property(value: unknown, path: string): unknown {
   return current;
 }
 
+/** A value as text, or undefined when its bytes are not UTF-8 (it could not be archived as they are). */
+function text(value: unknown): string | undefined {
+  if (Buffer.isBuffer(value)) return isUtf8(value) ? value.toString() : undefined;
+  return typeof value === "string" ? value : undefined;
+}
+
 /**
- * Classifies what the read script returned for one key: a hash, or a string holding JSON, whose `timeField` is a
- * readable time is a record (payload as JSON text for `jsonb`, a digest of the exact Redis content, and the values
- * the compare-and-delete script checks); a hash or JSON string without one is undatable; anything else (another
- * type, a string that is not JSON, content Postgres' `jsonb` cannot hold) is other.
+ * Classifies what the read script returned for one key (values as Buffers, or strings): a hash, or a string holding
+ * JSON, whose `timeField` is a readable time is a record (payload as JSON text for `jsonb`, a digest of the exact
+ * Redis content, and the values — the raw bytes as read — the compare-and-delete script checks); a hash or JSON
+ * string without one is undatable; anything else (another type, a string that is not JSON, bytes that are not UTF-8,
+ * content Postgres' `jsonb` cannot hold) is other.
  */
 export function classify(redisType: string, content: unknown, timeField: string): Classified {
   if (redisType === "none") return { state: "gone" };
   if (redisType === "hash" && Array.isArray(content)) {
-    const pairs: Array<[string, string]> = [];
-    for (let i = 0; i + 1 < content.length; i += 2) pairs.push([String(content[i]), String(content[i + 1])]);
+    const pairs: Array<[string, string, string | Buffer, string | Buffer]> = [];
+    let bytes = 0;
+    for (let i = 0; i + 1 < content.length; i += 2) {
+      const field = text(content[i]);
+      const value = text(content[i + 1]);
+      if (field === undefined || value === undefined) return { state: "other" };
+      pairs.push([field, value, content[i] as string | Buffer, content[i + 1] as string | Buffer]);
+      bytes += Buffer.byteLength(content[i] as string | Buffer) + Buffer.byteLength(content[i + 1] as string | Buffer);
+    }
     const object: Record<string, string> = {};
     for (const [field, value] of pairs) object[field] = value;
     const payload = JSON.stringify(object);
@@ -70,22 +85,23 @@ export function classify(redisType: string, content: unknown, timeField: string)
     const time = readTime(timeField.includes(".") && !Object.hasOwn(object, timeField) ? property(object, timeField) : object[timeField]);
     if (time === undefined) return { state: "undatable", redisType: "hash" };
     pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const digest = createHash("sha1").update("h").update(JSON.stringify(pairs)).digest();
-    const bytes = pairs.reduce((sum, [f, v]) => sum + Buffer.byteLength(f) + Buffer.byteLength(v), 0);
-    return { state: "record", redisType: "hash", payload, time, digest, bytes, expected: pairs.flat() };
+    const digest = hash("sha1", `h${JSON.stringify(pairs.map(([f, v]) => [f, v]))}`, "hex");
+    return { state: "record", redisType: "hash", payload, time, digest, bytes, expected: pairs.flatMap(([, , f, v]) => [f, v]) };
   }
-  if (redisType === "string" && typeof content === "string") {
+  if (redisType === "string" && (typeof content === "string" || Buffer.isBuffer(content))) {
+    const value = text(content);
+    if (value === undefined) return { state: "other" };
     let parsed: unknown;
     try {
-      parsed = JSON.parse(content);
+      parsed = JSON.parse(value);
     } catch {
       return { state: "other" };
     }
-    if (content.includes("\\u0000")) return { state: "other" }; // jsonb cannot hold NUL
+    if (value.includes("\\u0000")) return { state: "other" }; // jsonb cannot hold NUL
     const time = readTime(property(parsed, timeField));
     if (time === undefined) return { state: "undatable", redisType: "string" };
-    const digest = createHash("sha1").update("s").update(content).digest();
-    return { state: "record", redisType: "string", payload: content, time, digest, bytes: Buffer.byteLength(content), expected: [content] };
+    const digest = hash("sha1", `s${value}`, "hex");
+    return { state: "record", redisType: "string", payload: value, time, digest, bytes: Buffer.byteLength(content), expected: [content] };
   }
   return { state: "other" };
 }

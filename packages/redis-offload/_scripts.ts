@@ -1,54 +1,94 @@
 /**
- * Reads one record and, with an index, whether its member is in it, in one atomic step.
- * KEYS[1] record, KEYS[2] index (optional); ARGV[1] member, ARGV[2] the record's key as a second possible member.
- * Returns { type, content, inIndex } where content is the GET value or the HGETALL pairs ("" for other types).
+ * The Redis side of the offload: two Lua scripts, each over a bounded chunk of records so that one call stays well
+ * under a millisecond inside Redis (other clients wait at most that long behind it).
+ *
+ * Key layout of both: with an index, KEYS[1] is the index and the records are KEYS[2..]; without, the records are
+ * KEYS[1..]. ARGV[1] is "1" when KEYS[1] is the index.
+ */
+
+/**
+ * Reads a chunk of records and, with an index, whether each one's member is in it, in one atomic step. With an index,
+ * ARGV[i] (i ≥ 2) is the member of KEYS[i]; the record's key counts as a member too. Returns, per record, three
+ * elements: its type, its content (the GET value, the HGETALL pairs, or "" for other types) and 1 or 0 (in the index).
  */
 export const READ_SCRIPT = `
-local t = redis.call('TYPE', KEYS[1]).ok
-local member = 0
-if KEYS[2] then
-  local it = redis.call('TYPE', KEYS[2]).ok
-  if it == 'zset' then
-    if redis.call('ZSCORE', KEYS[2], ARGV[1]) or redis.call('ZSCORE', KEYS[2], ARGV[2]) then member = 1 end
-  elseif it == 'set' then
-    if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 or redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 1 then member = 1 end
-  end
+local first = 1
+local it = nil
+if ARGV[1] == '1' then
+  first = 2
+  it = redis.call('TYPE', KEYS[1]).ok
 end
-if t == 'hash' then return {t, redis.call('HGETALL', KEYS[1]), member} end
-if t == 'string' then return {t, redis.call('GET', KEYS[1]), member} end
-return {t, '', member}
+local out = {}
+for i = first, #KEYS do
+  local k = KEYS[i]
+  local t = redis.call('TYPE', k).ok
+  local member = 0
+  if it == 'zset' then
+    if redis.call('ZSCORE', KEYS[1], ARGV[i]) or redis.call('ZSCORE', KEYS[1], k) then member = 1 end
+  elseif it == 'set' then
+    if redis.call('SISMEMBER', KEYS[1], ARGV[i]) == 1 or redis.call('SISMEMBER', KEYS[1], k) == 1 then member = 1 end
+  end
+  local content = ''
+  if t == 'hash' then content = redis.call('HGETALL', k) elseif t == 'string' then content = redis.call('GET', k) end
+  out[#out + 1] = t
+  out[#out + 1] = content
+  out[#out + 1] = member
+end
+return out
 `;
 
 /**
- * Compare-and-delete of one record, atomic: deletes the record (and its index member) only when it still holds
- * exactly what was archived. KEYS[1] record, KEYS[2] index (optional); ARGV[1] "hash" | "string", ARGV[2] member,
- * ARGV[3] "1" when the member must still be in the index, ARGV[4..] the expected value (string) or field/value pairs.
- * Returns 1 deleted, 0 changed (left alone), -1 gone already.
+ * Compare-and-delete of a chunk of records, atomic: each record (and its index member) is deleted only when it still
+ * holds exactly what was archived. ARGV[2] is "1" when the member must still be in the index; then, per record in
+ * KEYS order: its type ("hash" | "string"), its member, the count n of expected values, and the n values (the string,
+ * or the field/value pairs). Returns one outcome per record: 1 deleted, 0 changed (left alone), -1 gone already.
  */
 export const COMPARE_AND_DELETE_SCRIPT = `
-local t = redis.call('TYPE', KEYS[1]).ok
-if t == 'none' then return -1 end
-if t ~= ARGV[1] then return 0 end
-if t == 'string' then
-  if redis.call('GET', KEYS[1]) ~= ARGV[4] then return 0 end
-else
-  if redis.call('HLEN', KEYS[1]) ~= (#ARGV - 3) / 2 then return 0 end
-  for i = 4, #ARGV, 2 do
-    if redis.call('HGET', KEYS[1], ARGV[i]) ~= ARGV[i + 1] then return 0 end
-  end
+local first = 1
+local it = nil
+if ARGV[1] == '1' then
+  first = 2
+  it = redis.call('TYPE', KEYS[1]).ok
 end
-if KEYS[2] then
-  local it = redis.call('TYPE', KEYS[2]).ok
-  if it == 'zset' then
-    local removed = redis.call('ZREM', KEYS[2], ARGV[2], KEYS[1])
-    if removed == 0 and ARGV[3] == '1' then return 0 end
-  elseif it == 'set' then
-    local removed = redis.call('SREM', KEYS[2], ARGV[2], KEYS[1])
-    if removed == 0 and ARGV[3] == '1' then return 0 end
-  elseif ARGV[3] == '1' then
-    return 0
+local onlyIndexed = ARGV[2] == '1'
+local a = 3
+local out = {}
+for i = first, #KEYS do
+  local k = KEYS[i]
+  local want, member, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
+  local e = a + 3
+  a = e + n
+  local r = 1
+  local t = redis.call('TYPE', k).ok
+  if t == 'none' then
+    r = -1
+  elseif t ~= want then
+    r = 0
+  elseif t == 'string' then
+    if redis.call('GET', k) ~= ARGV[e] then r = 0 end
+  elseif redis.call('HLEN', k) ~= n / 2 then
+    r = 0
+  else
+    for j = e, e + n - 1, 2 do
+      if redis.call('HGET', k, ARGV[j]) ~= ARGV[j + 1] then
+        r = 0
+        break
+      end
+    end
   end
+  if r == 1 and first == 2 then
+    local removed = 1
+    if it == 'zset' then
+      removed = redis.call('ZREM', KEYS[1], member, k)
+    elseif it == 'set' then
+      removed = redis.call('SREM', KEYS[1], member, k)
+    else
+      removed = 0
+    end
+    if removed == 0 and onlyIndexed then r = 0 end
+  end
+  if r == 1 then redis.call('UNLINK', k) end
+  out[#out + 1] = r
 end
-redis.call('UNLINK', KEYS[1])
-return 1
+return out
 `;

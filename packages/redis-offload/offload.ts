@@ -1,11 +1,11 @@
-import { parseOptions, type Hook, type HookIdentity, type RedisClient, type RunContext, type RunReport } from "@reclaim/core";
+import { parseOptions, type Hook, type HookIdentity, type RedisClient, type ResourceFigure, type RunContext, type RunReport } from "@reclaim/core";
 import type { Pool } from "pg";
 import { Registry } from "prom-client";
-import { archiveStats, ensureArchiveTable, ensurePartition, insertRows, listPartitions, partitionBounds, partitionName, type ArchiveRow, type ArchiveTarget } from "./_archive.ts";
+import { archiveStats, ensureArchiveTable, ensurePartition, insertRows, listPartitions, partitionBounds, partitionName, writeBatch, type ArchiveRow, type ArchiveTarget } from "./_archive.ts";
 import { offloadMetrics } from "./_metrics.ts";
 import { classify, globToRegExp, indexMember } from "./_record.ts";
 import { applyRetention, type RetentionResult } from "./_retention.ts";
-import { COMPARE_AND_DELETE_SCRIPT, READ_SCRIPT } from "./_scripts.ts";
+import { loadScripts, type ScriptRunner } from "./_redis_io.ts";
 import { redisOffloadOptionsSchema, type OffloadSource, type RedisOffloadConfig, type RedisOffloadOptions } from "./options.ts";
 
 /**
@@ -78,13 +78,31 @@ export interface RedisOffloadReport extends RunReport {
   failedSteps: string[];
 }
 
+/** Per kind, as of the end of the last pass that wrote (`status().details`). */
+export interface OffloadKindStatus {
+  /** Rows in the archive. */
+  archiveRows: number;
+  /** Payload bytes in the archive (`pg_column_size` of the `jsonb`). */
+  archiveBytes: number;
+  /** How long past `hotFor` the oldest record still in Redis was (0: none overdue). */
+  lagSeconds: number;
+}
+
+/** `status().details` of the offload hook: per kind figures, and the console's resource figures. */
+export interface RedisOffloadDetails extends Record<string, unknown> {
+  kinds: Record<string, OffloadKindStatus>;
+  /** For each kind: archive rows, archive payload bytes, offload lag (empty before the first pass). */
+  resources: ResourceFigure[];
+}
+
 /** The offload hook. */
 export interface RedisOffloadHook extends Hook<RedisOffloadReport> {
   readonly options: RedisOffloadOptions;
+  status(): RedisOffloadDetails;
 }
 
 /** A record past `hotFor`, as read: what goes to the archive and what the compare-and-delete checks. */
-type DueRow = ArchiveRow & { expected: string[]; member: string; bytes: number };
+type DueRow = ArchiveRow & { expected: Array<string | Buffer>; member: string; bytes: number };
 
 async function resolveStore<T>(store: StoreGetter<T>): Promise<T> {
   return typeof store === "function" ? (store as () => Promise<T>)() : store;
@@ -113,10 +131,22 @@ export function createRedisOffloadHook(input: RedisOffloadHookOptions): RedisOff
   const metrics = offloadMetrics(registry ?? new Registry(), name, kinds);
   const target: ArchiveTarget = { schema: options.schema, table: options.table, partition: options.partition, lockTimeout: options.lockTimeout };
   const windows = new Map(options.sources.map((source) => [source.kind, source.archiveFor]));
+  const kindStatus = new Map<string, OffloadKindStatus>();
 
   return {
     name,
     type: REDIS_OFFLOAD_HOOK,
+    status(): RedisOffloadDetails {
+      const resources: ResourceFigure[] = [];
+      for (const [kind, entry] of kindStatus) {
+        resources.push(
+          { label: `archive rows (${kind})`, value: entry.archiveRows, unit: "count" },
+          { label: `archive payload (${kind})`, value: entry.archiveBytes, unit: "bytes" },
+          { label: `offload lag past hotFor (${kind})`, value: entry.lagSeconds, unit: "seconds" },
+        );
+      }
+      return { kinds: Object.fromEntries([...kindStatus].map(([kind, entry]) => [kind, { ...entry }])), resources };
+    },
     spanName: "offload redis",
     kind: "record",
     options,
@@ -149,8 +179,6 @@ export function createRedisOffloadHook(input: RedisOffloadHookOptions): RedisOff
         }
       }
 
-      const readSha = String(await client.script("LOAD", READ_SCRIPT));
-      const deleteSha = String(await client.script("LOAD", COMPARE_AND_DELETE_SCRIPT));
       const sources: SourceResult[] = [];
       let reclaimed = 0;
       for (const source of options.sources) {
@@ -167,6 +195,7 @@ export function createRedisOffloadHook(input: RedisOffloadHookOptions): RedisOff
         let oldestLeft = Infinity;
         let pending: string[] = [];
         let cursor = "0";
+        const scripts: ScriptRunner = await loadScripts(client, source.index, source.onlyIndexed);
         // Up to `concurrency` batches in flight (each on its own Postgres connection): one reads from Redis while
         // another commits. Batches never share a record, so each record's guarantee holds whatever the interleaving.
         const inFlight = new Set<Promise<void>>();
@@ -204,22 +233,15 @@ export function createRedisOffloadHook(input: RedisOffloadHookOptions): RedisOff
         async function batch(keys: string[]): Promise<void> {
           ctx.signal.throwIfAborted();
           const members = keys.map((key) => indexMember(pattern, key));
-          const read = client.pipeline();
-          keys.forEach((key, i) => {
-            if (source.index === undefined) read.evalsha(readSha, 1, key, members[i]!, key);
-            else read.evalsha(readSha, 2, key, source.index, members[i]!, key);
-          });
-          const replies = (await read.exec()) ?? [];
+          const replies = await scripts.read(keys, members);
           const due: DueRow[] = [];
-          replies.forEach(([err, reply], i) => {
-            if (err) throw err;
-            const [type, content, inIndex] = reply as [string, unknown, number];
+          replies.forEach(({ type, content, inIndex }, i) => {
             const record = classify(type, content, source.timeField);
             if (record.state === "gone") return;
             if (record.state === "other") return void result.other++;
             if (record.state === "undatable") return void result.undatable++;
             if (record.time >= cutoff) return void result.hot++;
-            if (source.onlyIndexed && inIndex !== 1) return void result.notIndexed++;
+            if (source.onlyIndexed && !inIndex) return void result.notIndexed++;
             result.due++;
             const key = keys[i]!;
             due.push({ key, kind: source.kind, redisType: record.redisType, payload: record.payload, time: record.time, digest: record.digest, expected: record.expected, member: members[i]!, bytes: record.bytes });
@@ -251,28 +273,20 @@ export function createRedisOffloadHook(input: RedisOffloadHookOptions): RedisOff
               ctx.log.warn({ err }, "onArchived callback failed");
             }
           }
-          // Compare-and-delete, one atomic script per record, pipelined.
-          const del = client.pipeline();
-          for (const row of committed) {
-            const flag = source.onlyIndexed ? "1" : "0";
-            if (source.index === undefined) del.evalsha(deleteSha, 1, row.key, row.redisType, row.member, flag, ...row.expected);
-            else del.evalsha(deleteSha, 2, row.key, source.index, row.redisType, row.member, flag, ...row.expected);
-          }
-          const outcomes = (await del.exec()) ?? [];
+          // Compare-and-delete in bounded atomic scripts, pipelined.
+          const outcomes = await scripts.compareAndDelete(committed);
           let deleted = 0;
           let changed = 0;
           let bytes = 0;
-          outcomes.forEach(([err, outcome], i) => {
+          outcomes.forEach((outcome, i) => {
             const row = committed[i]!;
-            if (!err && outcome === 1) {
+            if (outcome === "deleted") {
               deleted++;
               bytes += row.bytes + Buffer.byteLength(row.key);
-            } else if (!err && outcome === -1) {
-              // gone already (expired or deleted by the service): archived, nothing to delete
-            } else {
+            } else if (outcome === "changed") {
               changed++;
               oldestLeft = Math.min(oldestLeft, row.time);
-            }
+            } // gone already (expired or deleted by the service): archived, nothing to delete
           });
           result.deleted += deleted;
           result.skippedChanged += changed;
@@ -288,11 +302,12 @@ export function createRedisOffloadHook(input: RedisOffloadHookOptions): RedisOff
         async function archive(db: Pool, rows: DueRow[]): Promise<DueRow[]> {
           if (rows.length === 0) return rows;
           try {
-            const inserted = await insertRows(db, target, rows);
+            const inserted = await writeBatch(db, target, rows);
             result.archived += inserted;
             metrics.archived(source.kind, inserted);
             return rows;
           } catch (err) {
+            metrics.writeFailures(source.kind, 1);
             if (!String((err as { code?: string }).code ?? "").startsWith("22")) throw err;
           }
           const conn = await db.connect();
@@ -309,6 +324,7 @@ export function createRedisOffloadHook(input: RedisOffloadHookOptions): RedisOff
                 kept.push(row);
               } catch (err) {
                 await conn.query("ROLLBACK TO SAVEPOINT r");
+                metrics.writeFailures(source.kind, 1);
                 if (!String((err as { code?: string }).code ?? "").startsWith("22")) throw err;
                 result.deferred++;
                 oldestLeft = Math.min(oldestLeft, row.time);
@@ -336,13 +352,17 @@ export function createRedisOffloadHook(input: RedisOffloadHookOptions): RedisOff
         for (const kind of new Set([...kinds, ...stats.keys()])) {
           const entry = stats.get(kind) ?? { rows: 0, bytes: 0 };
           metrics.archive(kind, entry.rows, entry.bytes);
+          if (kinds.includes(kind)) kindStatus.set(kind, { archiveRows: entry.rows, archiveBytes: entry.bytes, lagSeconds: 0 });
         }
       }
       metrics.ddlFailures(failedSteps.length);
       for (const kind of kinds) {
         const ofKind = sources.filter((s) => s.kind === kind);
         metrics.undatable(kind, ofKind.reduce((sum, s) => sum + s.undatable, 0));
-        metrics.lag(kind, Math.max(0, ...ofKind.map((s) => s.lagSeconds)));
+        const lagSeconds = Math.max(0, ...ofKind.map((s) => s.lagSeconds));
+        metrics.lag(kind, lagSeconds);
+        const known = kindStatus.get(kind);
+        if (known && !ctx.dryRun) known.lagSeconds = lagSeconds;
       }
 
       const removedByKind: Record<string, number> = {};

@@ -55,7 +55,7 @@ describe("createRedisOffloadHook()", () => {
     expect(report?.removedByKind).toEqual({ completed: 3, failed: 1 });
   });
 
-  it("never touches a record without a readable time, another type, or a string that is not JSON, and counts them", async () => {
+  it("never touches a record without a readable time, another type, a string that is not JSON, or bytes that are not UTF-8, and counts them", async () => {
     await using stores = await openStores();
     const { redis, prefix } = stores;
     await redis.hset(`${prefix}completion:no-time`, { job: "x" });
@@ -64,10 +64,16 @@ describe("createRedisOffloadHook()", () => {
     await redis.set(`${prefix}completion:plain`, "not json at all");
     await redis.rpush(`${prefix}completion:list`, "a");
     await redis.set(`${prefix}completion:nul`, JSON.stringify({ completed_at: NOW - 30 * DAY, text: "a\u0000b" }));
+    // bytes that are not UTF-8 could not be archived as they are: a string and a hash value holding them
+    const latin1 = Buffer.concat([Buffer.from(`{"completed_at": ${NOW - 30 * DAY}, "name": "caf`), Buffer.from([0xe9]), Buffer.from('"}')]);
+    await redis.set(`${prefix}completion:latin1`, latin1);
+    await redis.hset(`${prefix}completion:latin1-hash`, "completed_at", String(NOW - 30 * DAY), "name", Buffer.from([0x63, 0x61, 0x66, 0xe9]));
     const registry = new Registry();
     const { report } = await pass(hook(stores, { registry, name: "jobs-offload" }));
-    expect(report?.sources[0]).toMatchObject({ undatable: 3, other: 3, due: 0, deleted: 0 });
+    expect(report?.sources[0]).toMatchObject({ undatable: 3, other: 5, due: 0, deleted: 0 });
     expect(await redis.exists(`${prefix}completion:no-time`, `${prefix}completion:bad-time`, `${prefix}completion:json-no-time`, `${prefix}completion:plain`, `${prefix}completion:list`, `${prefix}completion:nul`)).toBe(6);
+    expect(await redis.getBuffer(`${prefix}completion:latin1`)).toEqual(latin1);
+    expect(await redis.hlen(`${prefix}completion:latin1-hash`)).toBe(2);
     expect((await archivedRows(stores.pool, stores.schema)).size).toBe(0);
     expect(await registry.getSingleMetricAsString("reclaim_offload_undatable_records")).toContain('reclaim_offload_undatable_records{hook="jobs-offload",kind="completed"} 3');
   });
@@ -112,6 +118,56 @@ describe("createRedisOffloadHook()", () => {
     expect(again.report?.sources[1]).toMatchObject({ due: 20, archived: 0, deleted: 20 });
     const rows = await archivedRows(stores.pool, stores.schema);
     expect([...rows.values()].every((versions) => versions.length === 1)).toBe(true);
+  });
+
+  it("archives keys and payloads holding tabs, newlines, backslashes and \\N exactly as Redis held them", async () => {
+    await using stores = await openStores();
+    const { redis, prefix } = stores;
+    const old = NOW - 20 * DAY;
+    const records = new Map([
+      [`${prefix}failure:tab\there`, JSON.stringify({ failed_at: old, text: "a\tb\nc\\d \\N é \u2028", quote: '"q"' })],
+      [`${prefix}failure:new\nline\r`, `{\n\t"failed_at": ${old},\r\n\t"path": "C:\\\\temp\\\\x"\n}`],
+      [`${prefix}failure:back\\slash`, JSON.stringify({ failed_at: old, s: "\\x00ff" })],
+      [`${prefix}failure:\\N`, JSON.stringify({ failed_at: old, emoji: "\u{1F600}" })],
+    ]);
+    for (const [key, value] of records) await redis.set(key, value);
+    await redis.hset(`${prefix}failure:hash\t`, { failed_at: String(old), "field\twith\ttabs": "value\\with\nnewline" });
+    const registry = new Registry();
+    const { outcome, report, error } = await pass(hook(stores, { registry }));
+    expect(error).toBeUndefined();
+    expect(outcome).toBe("success");
+    expect(report?.sources[1]).toMatchObject({ due: 5, archived: 5, deleted: 5 });
+    const rows = await archivedRows(stores.pool, stores.schema);
+    for (const [key, value] of records) expect(rows.get(key)?.[0]?.payload).toEqual(JSON.parse(value));
+    expect(rows.get(`${prefix}failure:hash\t`)?.[0]?.payload).toEqual({ failed_at: String(old), "field\twith\ttabs": "value\\with\nnewline" });
+    expect(await redis.exists(...records.keys(), `${prefix}failure:hash\t`)).toBe(0);
+    // in one batch write: no write was refused and retried row by row
+    expect(await registry.getSingleMetricAsString("reclaim_offload_archive_write_failures_total")).toContain('{hook="redis-offload",kind="failed"} 0');
+  });
+
+  it("a write that waits for a lock on the archive longer than lockTimeout fails the pass and deletes nothing from Redis", async () => {
+    await using stores = await openStores();
+    const { redis, prefix } = stores;
+    const registry = new Registry();
+    const h = hook(stores, { lockTimeout: "300ms", registry });
+    await redis.set(`${prefix}failure:first`, JSON.stringify({ failed_at: NOW - 20 * DAY }));
+    expect((await pass(h)).outcome).toBe("success"); // the table and the record's partition exist now
+    await redis.set(`${prefix}failure:second`, JSON.stringify({ failed_at: NOW - 20 * DAY }));
+    const holder = await stores.pool.connect();
+    try {
+      await holder.query(`BEGIN; LOCK TABLE "${stores.schema}".reclaim_archive IN ACCESS EXCLUSIVE MODE`);
+      const { outcome, error } = await pass(h);
+      expect(outcome).toBe("failure");
+      expect(error).toMatch(/lock timeout/);
+      expect(await redis.exists(`${prefix}failure:second`)).toBe(1);
+    } finally {
+      await holder.query("ROLLBACK");
+      holder.release();
+    }
+    expect(await registry.getSingleMetricAsString("reclaim_offload_archive_write_failures_total")).toContain('reclaim_offload_archive_write_failures_total{hook="redis-offload",kind="failed"} 1');
+    const after = await pass(h);
+    expect(after.report?.sources[1]).toMatchObject({ archived: 1, deleted: 1 });
+    expect(await redis.exists(`${prefix}failure:second`)).toBe(0);
   });
 
   it("deletes nothing from Redis when Postgres is down", async () => {
@@ -169,6 +225,28 @@ describe("createRedisOffloadHook()", () => {
     const names = await partitions(stores.pool, stores.schema);
     const day = (offset: number) => new Date(NOW + offset * DAY).toISOString().slice(0, 10).replace(/-/g, "");
     expect(names).toEqual([0, 1, 2, 3].map((offset) => `reclaim_archive_d${day(offset)}`));
+  });
+
+  it("status() gives the console archive rows, payload bytes and the offload lag per kind, as the metrics do", async () => {
+    await using stores = await openStores();
+    const { redis, prefix } = stores;
+    await redis.set(`${prefix}failure:x`, JSON.stringify({ failed_at: NOW - 20 * DAY, reason: "boom" }));
+    await redis.hset(`${prefix}completion:changed`, { completed_at: String(NOW - 9 * DAY), attempt: "1" });
+    const registry = new Registry();
+    // the record is rewritten between the commit and the delete: it stays in Redis, 2 days past hotFor (7 d)
+    const h = hook(stores, { registry, onArchived: async ({ kind }) => void (kind === "completed" && (await redis.hset(`${prefix}completion:changed`, { attempt: "2" }))) });
+    expect(h.status().resources).toEqual([]);
+    await pass(h);
+    const { kinds, resources } = h.status();
+    expect(kinds.completed).toEqual({ archiveRows: 1, archiveBytes: expect.any(Number), lagSeconds: 2 * 86_400 });
+    expect(kinds.failed).toMatchObject({ archiveRows: 1, lagSeconds: 0 });
+    expect(resources).toContainEqual({ label: "archive rows (failed)", value: 1, unit: "count" });
+    expect(resources).toContainEqual({ label: "archive payload (failed)", value: kinds.failed?.archiveBytes, unit: "bytes" });
+    expect(resources).toContainEqual({ label: "offload lag past hotFor (completed)", value: 2 * 86_400, unit: "seconds" });
+    const text = await registry.metrics();
+    expect(text).toContain('reclaim_offload_lag_seconds{hook="redis-offload",kind="completed"} 172800');
+    expect(text).toContain('reclaim_offload_archive_rows{hook="redis-offload",kind="completed"} 1');
+    expect(text).toContain('reclaim_offload_archive_write_failures_total{hook="redis-offload",kind="completed"} 0');
   });
 
   it("records metrics with the hook label and a span named 'offload redis'", async () => {

@@ -2,8 +2,11 @@
 // from a Redis of its own to Postgres, against
 //   - the naive loop (GET, INSERT, DEL one record at a time) on a 20,000-record sample, extrapolated to 750,000;
 //   - the floor: COPY of the same 750,000 payloads from a file into an equivalent table + a pipelined UNLINK of the keys.
-// Meanwhile a separate client PINGs the Redis back to back (max and p99 latency), and the pass runs in its own process
-// (peak RSS). Prints times, ratios and figures.
+// Meanwhile a separate client PINGs the Redis back to back (max and p99 latency; Redis's own LATENCY LATEST and the
+// time per call of the busiest commands tell Redis being busy from the PING client being starved), and the pass runs
+// in its own process (peak RSS). Prints times, ratios and figures. Latency isolation (_latency.mjs; ISOLATE=0 to turn
+// it off): redis-server and the PING client share core 0 at real-time priority (chrt -f), everything else of the
+// benchmark (this process, our pass, psql, the naive loop) runs on core 1; Postgres runs where the scheduler puts it.
 //
 //   pnpm build
 //   node packages/redis-offload/bench/offload_bench.mjs
@@ -20,6 +23,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
 import pg from "pg";
+import { isolation, serverCommand, startPinger, toContenderCore } from "./_latency.mjs";
 
 const RECORDS = Number(process.env.RECORDS ?? 1_000_000);
 const OLD = Math.round(RECORDS * 0.75);
@@ -34,7 +38,9 @@ const here = new URL(".", import.meta.url).pathname;
 
 const dir = mkdtempSync(join(tmpdir(), "offload-bench-"));
 const port = await freePort();
-const server = spawn(process.env.REDIS_SERVER ?? "redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], { stdio: "ignore" });
+toContenderCore(process.pid); // children (our pass, psql) inherit core 1
+const [serverBin, serverArgs] = serverCommand(process.env.REDIS_SERVER ?? "redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir]);
+const server = spawn(serverBin, serverArgs, { stdio: "ignore" });
 const redisUrl = `redis://127.0.0.1:${port}`;
 const redis = new Redis(redisUrl, { retryStrategy: (n) => (n > 50 ? null : 100) });
 redis.on("error", () => undefined); // the server may take a moment to listen
@@ -43,6 +49,7 @@ try {
   await redis.ping();
   await pool.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
   await pool.query(`CREATE SCHEMA ${SCHEMA}`);
+  console.log(isolation);
   const results = [];
   for (let run = 0; run < RUNS; run++) results.push(await round(run));
   report(results);
@@ -76,16 +83,21 @@ async function seed(from, to) {
 
 async function round(run) {
   const out = { load: loadavg().map((l) => l.toFixed(2)).join(" ") };
+  // The machine's own PING jitter: the PING client for 5 s against an idle Redis.
+  out.idlePing = (await withPinger(() => new Promise((resolve) => setTimeout(resolve, 5_000)))).ping;
   // A: ours
   await redis.flushall(); // our own server
   await seed(0, RECORDS);
   await pool.query(`DROP TABLE IF EXISTS ${SCHEMA}.reclaim_archive, ${SCHEMA}.floor, ${SCHEMA}.naive`);
   const options = { sources: [{ match: "worker:completion:*", kind: "completed", timeField: "completed_at", hotFor: "7d", archiveFor: "90d" }], schema: SCHEMA, batchSize: BATCH };
-  const pings = startPings();
-  const child = execFileAsync(process.execPath, [...(process.env.OURS_NODE_ARGS ?? "").split(" ").filter(Boolean), join(here, "_ours.mjs"), JSON.stringify({ redisUrl, databaseUrl: DATABASE_URL, options, now: NOW })], { maxBuffer: 1 << 24 });
-  const { stdout, stderr } = await child;
+  const pass = await withPinger(() =>
+    execFileAsync(process.execPath, [...(process.env.OURS_NODE_ARGS ?? "").split(" ").filter(Boolean), join(here, "_ours.mjs"), JSON.stringify({ redisUrl, databaseUrl: DATABASE_URL, options, now: NOW })], { maxBuffer: 1 << 24 }),
+  );
+  const { stdout, stderr } = pass.result;
   if (process.env.VERBOSE || !stdout.includes("\"outcome\":\"success\"")) process.stderr.write(stderr);
-  out.ping = await pings.stop();
+  out.ping = pass.ping;
+  out.serverMaxMs = pass.serverMaxMs;
+  out.commands = pass.commands;
   const ours = JSON.parse(stdout.trim().split("\n").pop());
   out.ours = ours;
   const left = await redis.dbsize();
@@ -110,25 +122,29 @@ async function round(run) {
   );
   await pool.query(`CREATE INDEX ON ${SCHEMA}.floor (kind, record_time)`);
   await pool.query(`CREATE TABLE ${SCHEMA}.floor_all PARTITION OF ${SCHEMA}.floor FOR VALUES FROM (MINVALUE) TO (MAXVALUE)`);
-  const floorPings = startPings();
-  let t = performance.now();
-  await promisify(execFile)("psql", [DATABASE_URL, "-q", "-c", `\\copy ${SCHEMA}.floor (key, kind, redis_type, payload, record_time, digest) FROM '${file}'`]);
-  const copyMs = performance.now() - t;
-  t = performance.now();
-  for (let start = 0; start < OLD; start += 1_000) {
-    const batch = redis.pipeline();
-    batch.unlink(...Array.from({ length: Math.min(1_000, OLD - start) }, (_, j) => key(start + j)));
-    await batch.exec();
-  }
-  const unlinkMs = performance.now() - t;
-  out.floorPing = await floorPings.stop();
+  let copyMs = 0;
+  let unlinkMs = 0;
+  const floor = await withPinger(async () => {
+    let t = performance.now();
+    await promisify(execFile)("psql", [DATABASE_URL, "-q", "-c", `\\copy ${SCHEMA}.floor (key, kind, redis_type, payload, record_time, digest) FROM '${file}'`]);
+    copyMs = performance.now() - t;
+    t = performance.now();
+    for (let start = 0; start < OLD; start += 1_000) {
+      const batch = redis.pipeline();
+      batch.unlink(...Array.from({ length: Math.min(1_000, OLD - start) }, (_, j) => key(start + j)));
+      await batch.exec();
+    }
+    unlinkMs = performance.now() - t;
+  });
+  out.floorPing = floor.ping;
+  out.floorServerMaxMs = floor.serverMaxMs;
   out.floor = { copyMs, unlinkMs, ms: copyMs + unlinkMs };
   console.error(`run ${run}: floor ${((copyMs + unlinkMs) / 1000).toFixed(1)} s (COPY ${(copyMs / 1000).toFixed(1)} s + UNLINK ${(unlinkMs / 1000).toFixed(1)} s)`);
 
   // Naive: GET, INSERT, DEL one record at a time, on a sample.
   await seed(0, SAMPLE);
   await pool.query(`CREATE TABLE ${SCHEMA}.naive (key text PRIMARY KEY, payload jsonb NOT NULL, record_time timestamptz NOT NULL)`);
-  t = performance.now();
+  const t = performance.now();
   for (let i = 0; i < SAMPLE; i++) {
     const value = await redis.get(key(i));
     await pool.query(`INSERT INTO ${SCHEMA}.naive (key, payload, record_time) VALUES ($1, $2, $3)`, [key(i), value, new Date(JSON.parse(value).completed_at)]);
@@ -149,33 +165,36 @@ function report(results) {
         `  ours:  ${(r.ours.ms / 1000).toFixed(1)} s for ${OLD} of ${RECORDS} records; peak RSS ${r.ours.maxRssMiB.toFixed(0)} MiB`,
         `  floor: ${(r.floor.ms / 1000).toFixed(1)} s (COPY ${(r.floor.copyMs / 1000).toFixed(1)} s + pipelined UNLINK ${(r.floor.unlinkMs / 1000).toFixed(1)} s) -> ours / floor = ${(r.ours.ms / r.floor.ms).toFixed(2)}x`,
         `  naive: ${(r.naive.sampleMs / 1000).toFixed(1)} s for ${SAMPLE} -> ${(r.naive.extrapolatedMs / 1000).toFixed(0)} s extrapolated -> naive / ours = ${(r.naive.extrapolatedMs / r.ours.ms).toFixed(1)}x`,
-        `  PING from a separate client during our pass: max ${r.ping.max.toFixed(1)} ms, p99 ${r.ping.p99.toFixed(2)} ms (${r.ping.count} pings); during the floor: max ${r.floorPing.max.toFixed(1)} ms`,
+        `  PING from a separate client during our pass: max ${r.ping.max.toFixed(1)} ms, p99 ${r.ping.p99.toFixed(2)} ms, p50 ${r.ping.p50.toFixed(2)} ms (${r.ping.count} pings); Redis LATENCY LATEST max ${r.serverMaxMs} ms`,
+        `    busiest commands in Redis during our pass: ${r.commands.stats.map((c) => `${c.name} ${c.calls} calls, ${c.per.toFixed(1)} µs/call`).join("; ")}; ${r.commands.slow} calls of 10 ms or more`,
+        `  PING during the floor: max ${r.floorPing.max.toFixed(1)} ms, p99 ${r.floorPing.p99.toFixed(2)} ms; Redis LATENCY LATEST max ${r.floorServerMaxMs} ms`,
+        `  PING against an idle Redis for 5 s (this machine's own jitter): max ${r.idlePing.max.toFixed(1)} ms, p99 ${r.idlePing.p99.toFixed(2)} ms`,
       ].join("\n"),
     );
   }
 }
 
-function startPings() {
-  const client = new Redis(redisUrl);
-  const samples = [];
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const t = performance.now();
-      await client.ping();
-      samples.push(performance.now() - t);
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      client.disconnect();
-      samples.sort((a, b) => a - b);
-      return { max: samples.at(-1) ?? 0, p99: samples[Math.floor(samples.length * 0.99)] ?? 0, count: samples.length };
-    },
-  };
+// Runs fn while the PING client runs; resets and then reads Redis's latency monitor (events of 1 ms or more inside the
+// server), SLOWLOG (calls of 10 ms or more) and the per-command statistics.
+async function withPinger(fn) {
+  await redis.call("CONFIG", "SET", "latency-monitor-threshold", "1");
+  await redis.call("CONFIG", "SET", "slowlog-log-slower-than", "10000");
+  await redis.call("LATENCY", "RESET");
+  await redis.call("SLOWLOG", "RESET");
+  await redis.call("CONFIG", "RESETSTAT");
+  const pinger = await startPinger(port);
+  const result = await fn();
+  const ping = await pinger.stop();
+  const events = await redis.call("LATENCY", "LATEST");
+  if (process.env.VERBOSE) console.error("  latency events:", JSON.stringify(events));
+  const serverMaxMs = events.reduce((max, e) => Math.max(max, Number(e[3])), 0);
+  const info = await redis.info("commandstats");
+  const stats = [...info.matchAll(/^cmdstat_(\w+):calls=(\d+),usec=(\d+),usec_per_call=([\d.]+)/gm)]
+    .map(([, name, calls, usec, per]) => ({ name, calls: Number(calls), usec: Number(usec), per: Number(per) }))
+    .filter((c) => !["info", "config", "latency", "slowlog", "ping", "client", "hello", "command", "script"].includes(c.name))
+    .sort((a, b) => b.usec - a.usec)
+    .slice(0, 3);
+  return { result, ping, serverMaxMs, commands: { stats, slow: Number(await redis.call("SLOWLOG", "LEN")) } };
 }
 
 function execFileAsync(file, args, options) {

@@ -1,0 +1,64 @@
+// Copy of scripts/bench/latency.mjs from the redis-ttl benchmark work (not on main when this was written): once it
+// lands, import that one instead and delete this file and _pinger.mjs.
+// Latency measured where the machine is shared. On a 2-core VM a PING client that the scheduler preempts reports its
+// own waits (10-13 ms seen beside redis-cli, whose commands Redis runs in microseconds), not Redis's. With ISOLATE
+// (the default where `chrt` and `taskset` work and there are 2+ cores), the server and the PING client share core 0
+// at real-time priority, and every contender (ours, the baseline, their children) runs on core 1: what the PING
+// client then sees is how long Redis was busy with the contender's commands, as with Redis on its own host.
+// ISOLATE=0 runs everything where the scheduler puts it.
+import { execFileSync, fork } from "node:child_process";
+import { cpus } from "node:os";
+
+const works = (cmd, args) => {
+  try {
+    execFileSync(cmd, args, { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Whether the server and the PING client are isolated from the contenders (see above). */
+export const ISOLATE = process.env.ISOLATE !== "0" && cpus().length >= 2 && works("chrt", ["-f", "1", "true"]) && works("taskset", ["-c", "0", "true"]);
+
+/** One line for the benchmark's header. */
+export const isolation = ISOLATE
+  ? "isolated: server and PING client on core 0 at real-time priority (chrt -f), contenders on core 1 (ISOLATE=0 to turn off)"
+  : "not isolated: server, PING client and contenders share the cores (ISOLATE=0 or no chrt/taskset)";
+
+/** `[command, args]` that starts a server on the measured core, at real-time priority when isolated. */
+export function serverCommand(command, args) {
+  return ISOLATE ? ["chrt", ["-f", "50", "taskset", "-c", "0", command, ...args]] : [command, args];
+}
+
+/** `[command, args]` that runs a shell script (a baseline pipeline) on the contenders' core. */
+export function contenderShell(script) {
+  return ISOLATE ? ["taskset", ["-c", "1", "sh", "-c", script]] : ["sh", ["-c", script]];
+}
+
+/** Moves a running process (every thread) to the contenders' core. */
+export function toContenderCore(pid) {
+  if (ISOLATE) execFileSync("taskset", ["-a", "-p", "-c", "1", String(pid)], { stdio: "ignore" });
+}
+
+/**
+ * Starts the PING client (`pinger.mjs`: a PING every millisecond on its own connection) on the measured core at a
+ * real-time priority above the server's. `stop()` answers {count, p50, p99, max} in ms.
+ */
+export async function startPinger(port, host = "127.0.0.1") {
+  const proc = fork(new URL("./_pinger.mjs", import.meta.url).pathname, [String(port), host], { stdio: ["ignore", "pipe", "inherit", "ipc"] });
+  let out = "";
+  proc.stdout.on("data", (c) => (out += c));
+  if (ISOLATE) {
+    execFileSync("taskset", ["-a", "-p", "-c", "0", String(proc.pid)], { stdio: "ignore" });
+    execFileSync("chrt", ["-a", "-f", "-p", "60", String(proc.pid)], { stdio: "ignore" });
+  }
+  await new Promise((resolve) => proc.once("message", resolve));
+  return {
+    stop: () =>
+      new Promise((resolve) => {
+        proc.on("exit", () => resolve(JSON.parse(out)));
+        proc.kill("SIGTERM");
+      }),
+  };
+}
