@@ -4,7 +4,7 @@
 //   - the floor: COPY of the same 750,000 payloads from a file into an equivalent table + a pipelined UNLINK of the keys.
 // Meanwhile a separate client PINGs the Redis back to back (max and p99 latency; Redis's own LATENCY LATEST and the
 // time per call of the busiest commands tell Redis being busy from the PING client being starved), and the pass runs
-// in its own process (peak RSS). Prints times, ratios and figures. Latency isolation (_latency.mjs; ISOLATE=0 to turn
+// in its own process (peak RSS). Prints times, ratios and figures. Latency isolation (scripts/bench/latency.mjs; ISOLATE=0 to turn
 // it off): redis-server and the PING client share core 0 at real-time priority (chrt -f), everything else of the
 // benchmark (this process, our pass, psql, the naive loop) runs on core 1; Postgres runs where the scheduler puts it.
 //
@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
 import pg from "pg";
-import { isolation, serverCommand, startPinger, toContenderCore } from "./_latency.mjs";
+import { isolation, serverCommand, startPinger, toContenderCore } from "../../../scripts/bench/latency.mjs";
 
 const RECORDS = Number(process.env.RECORDS ?? 1_000_000);
 const OLD = Math.round(RECORDS * 0.75);
