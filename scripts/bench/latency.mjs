@@ -41,7 +41,7 @@ export function toContenderCore(pid) {
 
 /**
  * Starts the PING client (`pinger.mjs`: a PING every millisecond on its own connection) on the measured core at a
- * real-time priority above the server's. `stop()` answers {count, p50, p99, max} in ms.
+ * real-time priority above the server's. `stop()` answers {count, p50, p99, p999, max} in ms and `over10`, the PINGs that waited 10 ms or more.
  */
 export async function startPinger(port, host = "127.0.0.1") {
   const proc = fork(new URL("./pinger.mjs", import.meta.url).pathname, [String(port), host], { stdio: ["ignore", "pipe", "inherit", "ipc"] });

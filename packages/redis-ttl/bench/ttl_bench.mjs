@@ -152,7 +152,7 @@ for (let round = 0; round < ROUNDS; round++) {
     const rss = result.maxRssBytes ? `, peak RSS ${(result.maxRssBytes / 2 ** 20).toFixed(0)} MiB` : "";
     const cmds = result.commands.stats.map((c) => `${c.name} ${c.calls} x ${c.per.toFixed(1)} us`).join(", ");
     console.log(
-      `round ${round + 1} ${name.padEnd(9)} ${(result.ms / 1000).toFixed(2)} s; PING p99 ${result.ping.p99.toFixed(2)} ms, max ${result.ping.max.toFixed(2)} ms (${result.ping.count} pings); server-side max ${result.serverMaxMs} ms${rss}; load ${load.toFixed(2)}\n          in Redis: ${cmds}; calls >= 10 ms: ${result.commands.slow}`,
+      `round ${round + 1} ${name.padEnd(9)} ${(result.ms / 1000).toFixed(2)} s; PING p99 ${result.ping.p99.toFixed(2)} ms, p99.9 ${result.ping.p999.toFixed(2)} ms, max ${result.ping.max.toFixed(2)} ms, ${result.ping.over10} of ${result.ping.count} pings >= 10 ms; server-side max ${result.serverMaxMs} ms${rss}; load ${load.toFixed(2)}\n          in Redis: ${cmds}; calls >= 10 ms: ${result.commands.slow}`,
     );
   }
 }
