@@ -1,5 +1,6 @@
-import cliProgress from "cli-progress";
+import { createRequire } from "node:module";
 import type { Writable } from "node:stream";
+import type cliProgressModule from "cli-progress";
 import type { BackfillProgress, BackfillReport } from "./backfill.ts";
 import type { VerifyColumn } from "./verify.ts";
 
@@ -46,6 +47,8 @@ export interface ProgressReporter {
 export function progressReporter(options: { tty: boolean; stream: Writable; log: (line: string) => void; intervalMs?: number; now?: () => number }): ProgressReporter {
   const now = options.now ?? Date.now;
   if (options.tty) {
+    // Loaded on a terminal only (~7 MiB resident otherwise spent by every process with the hook).
+    const cliProgress = createRequire(import.meta.url)("cli-progress") as typeof cliProgressModule;
     const bar = new cliProgress.SingleBar(
       {
         stream: options.stream,

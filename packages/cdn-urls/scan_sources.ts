@@ -1,6 +1,5 @@
 import { open, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { globby } from "globby";
 
 /** One line of source that hard-codes a CDN host. */
 export interface SourceHit {
@@ -34,6 +33,8 @@ function hostRegExp(hosts: readonly string[]): RegExp {
 export async function scanSources(dir: string, hosts: readonly string[]): Promise<SourceHit[]> {
   const pattern = hostRegExp(hosts);
   if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error(`${dir} is not a folder`), { code: "ENOTDIR" });
+  // Loaded here, not at the top: globby (~19 MiB resident) is for this verb only, not for every process with the hook.
+  const { globby } = await import("globby");
   const files = await globby("**/*", { cwd: dir, gitignore: true, dot: true, onlyFiles: true, followSymbolicLinks: false, ignore: ["**/.git/**"] });
   files.sort();
   const hits: SourceHit[] = [];
