@@ -1,4 +1,6 @@
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, open, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -11,8 +13,8 @@ import { CDN_HOSTS, DAY_MS, type DaySample, Fleet, KEYS, type WrittenRecord } fr
 import { type LockHold, lockHolds, overlappingHolds, type ReclaimProcess, startReclaim } from "../_reclaim.ts";
 
 // A month of a worker fleet against two `reclaim start` replicas of one config (redis-ttl, redis-offload, cdn-urls,
-// each with its default leader lock), on the real Redis and Postgres of scripts/services.sh: a Redis database of its
-// own (the first empty one from 15 down) and a Postgres schema of its own, both removed afterwards. One simulated day
+// each with its default leader lock), on a redis-server of its own (so that its used_memory is the fleet's alone) and
+// a Postgres schema of its own on the Postgres of scripts/services.sh, both removed afterwards. One simulated day
 // is one second (DAY_MS); every duration in the config is in those units. One replica is SIGKILLed mid-month.
 const DAYS = 30;
 const KILL_DAY = 8;
@@ -23,7 +25,6 @@ const WINDOWS = {
 };
 const STREAM_MAX_LEN = 2_000;
 
-const redisBase = process.env.REDIS_URL ?? "redis://127.0.0.1:6390";
 const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5439/postgres";
 const seconds = (ms: number) => `${ms / 1000}s`;
 
@@ -67,18 +68,20 @@ function config(redisUrl: string, schema: string): unknown {
   };
 }
 
-/** The first empty Redis database from 15 down, claimed with a marker key. */
-async function claimDatabase(): Promise<{ url: string; redis: Redis; db: number }> {
-  for (let db = 15; db >= 1; db--) {
-    const url = new URL(redisBase);
-    url.pathname = `/${db}`;
-    const redis = new Redis(url.toString(), { maxRetriesPerRequest: 2 });
-    if ((await redis.dbsize()) === 0 && (await redis.set("e2e:fleet:claimed", String(process.pid), "NX")) === "OK") {
-      return { url: url.toString(), redis, db };
-    }
-    redis.disconnect();
-  }
-  throw new Error(`no empty Redis database on ${redisBase} for the fleet scenario`);
+/** A redis-server of the scenario's own on a free port (no persistence), and a client on it. */
+async function privateRedis(dir: string): Promise<{ url: string; redis: Redis; server: ChildProcess }> {
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+  const server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], { stdio: "ignore" });
+  const redis = new Redis(port, "127.0.0.1", { maxRetriesPerRequest: 2, retryStrategy: (n) => (n > 100 ? null : 50) }).on("error", () => undefined);
+  await eventually(async () => {
+    if ((await redis.ping()) !== "PONG") throw new Error("redis-server not up yet");
+  }, { timeoutMs: 10_000 });
+  return { url: `redis://127.0.0.1:${port}`, redis, server };
 }
 
 /** The last lock line ("leader lock taken" / "releasing the leader lock") of `hook` in a replica's log tail. */
@@ -109,6 +112,7 @@ export function workerFleetScenario(): void {
     const schema = `e2e_fleet_${randomBytes(4).toString("hex")}`;
     let dir = "";
     let redis: Redis | undefined;
+    let redisServer: ChildProcess | undefined;
     let pool: pg.Pool | undefined;
     let fleet: Fleet | undefined;
     let replicas: ReclaimProcess[] = [];
@@ -123,8 +127,9 @@ export function workerFleetScenario(): void {
 
     beforeAll(async () => {
       dir = await mkdtemp(join(tmpdir(), "reclaim-e2e-fleet-"));
-      const claimed = await claimDatabase();
+      const claimed = await privateRedis(dir);
       redis = claimed.redis;
+      redisServer = claimed.server;
       pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
       await pool.query(`CREATE SCHEMA "${schema}"`);
       fleet = new Fleet(redis, pool, schema);
@@ -186,8 +191,8 @@ export function workerFleetScenario(): void {
 
     afterAll(async () => {
       for (const replica of replicas) replica.child.kill("SIGKILL");
-      await redis?.flushdb();
       redis?.disconnect();
+      redisServer?.kill("SIGKILL");
       await pool?.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       await pool?.end();
       if (failed) console.error(`fleet: the replicas' logs and config are kept in ${dir}`);
@@ -212,6 +217,8 @@ export function workerFleetScenario(): void {
       expect(written).toBeGreaterThan(3_000);
       expect(grown).toBeLessThan(0.35 * written);
       expect(median(late.map((s) => s.bytes))).toBeLessThan(1.3 * median(early.map((s) => s.bytes)));
+      // The server is the scenario's own: its used_memory is the fleet's data plus the server's base, and levels off too.
+      expect(median(late.map((s) => s.usedMemory))).toBeLessThan(1.3 * median(early.map((s) => s.usedMemory)));
       // The backlog (20,000 entries) is trimmed, and after every redis-ttl pass that walked the whole keyspace the
       // stream holds at most maxLen plus one macro node (~100 entries) and the events written since that pass started
       // (counted by the simulator, which writes in bursts when a loaded machine holds it up). The scan position is
