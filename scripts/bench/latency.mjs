@@ -60,3 +60,30 @@ export async function startPinger(port, host = "127.0.0.1") {
       }),
   };
 }
+
+/**
+ * Runs `fn` while the PING client runs against the Redis on `port`, with Redis's own view reset before and read after:
+ * its latency monitor (any event of 1 ms or more inside the server), SLOWLOG (calls of 10 ms or more) and the three
+ * busiest commands (INFO commandstats). `redis` is an admin client (ioredis) of that server. Answers {result, ping,
+ * serverMaxMs, commands: {stats, slow}}.
+ */
+export async function withRedisLatency(redis, port, fn) {
+  await redis.call("CONFIG", "SET", "latency-monitor-threshold", "1");
+  await redis.call("CONFIG", "SET", "slowlog-log-slower-than", "10000");
+  await redis.call("LATENCY", "RESET");
+  await redis.call("SLOWLOG", "RESET");
+  await redis.call("CONFIG", "RESETSTAT");
+  const pinger = await startPinger(port);
+  const result = await fn();
+  const ping = await pinger.stop();
+  const events = await redis.call("LATENCY", "LATEST");
+  if (process.env.VERBOSE) console.error("  latency events:", JSON.stringify(events));
+  const serverMaxMs = events.reduce((max, e) => Math.max(max, Number(e[3])), 0);
+  const info = await redis.info("commandstats");
+  const stats = [...info.matchAll(/^cmdstat_(\w+):calls=(\d+),usec=(\d+),usec_per_call=([\d.]+)/gm)]
+    .map(([, name, calls, usec, per]) => ({ name, calls: Number(calls), usec: Number(usec), per: Number(per) }))
+    .filter((c) => !["info", "config", "latency", "slowlog", "ping", "client", "hello", "command", "script"].includes(c.name))
+    .sort((a, b) => b.usec - a.usec)
+    .slice(0, 3);
+  return { result, ping, serverMaxMs, commands: { stats, slow: Number(await redis.call("SLOWLOG", "LEN")) } };
+}

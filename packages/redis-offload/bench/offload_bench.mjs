@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
 import pg from "pg";
-import { isolation, serverCommand, startPinger, toContenderCore } from "../../../scripts/bench/latency.mjs";
+import { isolation, serverCommand, toContenderCore, withRedisLatency } from "../../../scripts/bench/latency.mjs";
 
 const RECORDS = Number(process.env.RECORDS ?? 1_000_000);
 const OLD = Math.round(RECORDS * 0.75);
@@ -174,27 +174,9 @@ function report(results) {
   }
 }
 
-// Runs fn while the PING client runs; resets and then reads Redis's latency monitor (events of 1 ms or more inside the
-// server), SLOWLOG (calls of 10 ms or more) and the per-command statistics.
-async function withPinger(fn) {
-  await redis.call("CONFIG", "SET", "latency-monitor-threshold", "1");
-  await redis.call("CONFIG", "SET", "slowlog-log-slower-than", "10000");
-  await redis.call("LATENCY", "RESET");
-  await redis.call("SLOWLOG", "RESET");
-  await redis.call("CONFIG", "RESETSTAT");
-  const pinger = await startPinger(port);
-  const result = await fn();
-  const ping = await pinger.stop();
-  const events = await redis.call("LATENCY", "LATEST");
-  if (process.env.VERBOSE) console.error("  latency events:", JSON.stringify(events));
-  const serverMaxMs = events.reduce((max, e) => Math.max(max, Number(e[3])), 0);
-  const info = await redis.info("commandstats");
-  const stats = [...info.matchAll(/^cmdstat_(\w+):calls=(\d+),usec=(\d+),usec_per_call=([\d.]+)/gm)]
-    .map(([, name, calls, usec, per]) => ({ name, calls: Number(calls), usec: Number(usec), per: Number(per) }))
-    .filter((c) => !["info", "config", "latency", "slowlog", "ping", "client", "hello", "command", "script"].includes(c.name))
-    .sort((a, b) => b.usec - a.usec)
-    .slice(0, 3);
-  return { result, ping, serverMaxMs, commands: { stats, slow: Number(await redis.call("SLOWLOG", "LEN")) } };
+// fn's figures with the PING client running and Redis's own view (scripts/bench/latency.mjs).
+function withPinger(fn) {
+  return withRedisLatency(redis, port, fn);
 }
 
 function execFileAsync(file, args, options) {

@@ -24,7 +24,7 @@ import { createServer } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { contenderShell, isolation, serverCommand, startPinger, toContenderCore } from "../../../scripts/bench/latency.mjs";
+import { contenderShell, isolation, serverCommand, toContenderCore, withRedisLatency } from "../../../scripts/bench/latency.mjs";
 import { auditRedis, formatRedisAudit } from "../dist/mod.js";
 
 const KEYS = Number(process.env.KEYS ?? 1_000_000);
@@ -81,38 +81,11 @@ function child(script, args) {
   });
 }
 
-// Redis's own view: the latency monitor records any command or event that took >= 1 ms inside the server, which
-// separates Redis being blocked from the pinger process being starved of CPU on a loaded machine.
-async function serverLatency() {
-  const events = await redis.call("LATENCY", "LATEST");
-  const worst = events.reduce((a, e) => (Number(e[3]) > Number(a[3]) ? e : a), ["none", 0, 0, 0]);
-  if (process.env.VERBOSE) console.log("  latency events:", JSON.stringify(events));
-  return Number(worst[3]); // max latency (ms) of any event since the reset
-}
-
-// And per command: how long each call spent inside Redis on average (INFO commandstats) and how many calls took
-// 10 ms or more (SLOWLOG), which is what blocks other clients.
-async function commandStats() {
-  const info = await redis.info("commandstats");
-  const stats = [...info.matchAll(/^cmdstat_(\w+):calls=(\d+),usec=(\d+),usec_per_call=([\d.]+)/gm)]
-    .map(([, name, calls, usec, per]) => ({ name, calls: Number(calls), usec: Number(usec), per: Number(per) }))
-    .filter((s) => !["info", "config", "latency", "slowlog", "ping", "client", "hello", "command"].includes(s.name))
-    .sort((a, b) => b.usec - a.usec)
-    .slice(0, 3);
-  const slow = Number(await redis.call("SLOWLOG", "LEN"));
-  return { stats, slow };
-}
-
+// While fn runs: the PING client, and Redis's own view (latency monitor, SLOWLOG, busiest commands), which separates
+// Redis being blocked from the machine stopping the PING client.
 async function withPinger(fn) {
-  await redis.call("CONFIG", "SET", "latency-monitor-threshold", "1");
-  await redis.call("CONFIG", "SET", "slowlog-log-slower-than", "10000");
-  await redis.call("LATENCY", "RESET");
-  await redis.call("SLOWLOG", "RESET");
-  await redis.call("CONFIG", "RESETSTAT");
-  const pinger = await startPinger(port);
-  const result = await fn();
-  const ping = await pinger.stop();
-  return { ...result, ping, serverMaxMs: await serverLatency(), commands: await commandStats() };
+  const { result, ...figures } = await withRedisLatency(redis, port, fn);
+  return { ...result, ...figures };
 }
 
 const contenders = {
