@@ -2,7 +2,7 @@ import { AbortedError, parseOptions, type Hook, type ResourceFigure } from "@rec
 import { Registry } from "prom-client";
 import { cleanIndexes } from "./_indexes.ts";
 import { scanKeyspace } from "./_keyspace.ts";
-import { readMemory } from "./_memory.ts";
+import { readMemory, type RedisMemory } from "./_memory.ts";
 import { redisTtlMetrics } from "./_metrics.ts";
 import { compile, Pass } from "./_pass.ts";
 import { masters, resolveClient } from "./_redis.ts";
@@ -51,11 +51,11 @@ export function createRedisTtlHook(options: RedisTtlHookOptions): RedisTtlHook {
   const labels = { hook: name };
   const memo: {
     warnedPolicy: string | undefined;
-    policy: string | null;
-    memory: { used: number | null; max: number | null } | undefined;
+    /** What the last pass read of Redis's memory (used, maxmemory, policy). */
+    memory: RedisMemory | undefined;
     dryState: ScanState | undefined;
     last: { cycle: number; completedAt: string; withoutTtl: Record<string, number> } | undefined;
-  } = { warnedPolicy: undefined, policy: null, memory: undefined, dryState: undefined, last: undefined };
+  } = { warnedPolicy: undefined, memory: undefined, dryState: undefined, last: undefined };
   for (const p of resolved.policies) metrics.ttlsSet.inc({ ...labels, policy: p.match }, 0);
   for (const counter of [metrics.scanned, metrics.streamTrimmed, metrics.indexRemoved, metrics.orphansDeleted, metrics.cycles, metrics.keyErrors]) counter.inc(labels, 0);
 
@@ -72,7 +72,6 @@ export function createRedisTtlHook(options: RedisTtlHookOptions): RedisTtlHook {
 
       const memory = await readMemory(client);
       pass.report.maxmemoryPolicy = memory.policy;
-      memo.policy = memory.policy;
       pass.report.usedMemoryBytes = memory.used;
       if (memory.used !== null) metrics.usedMemory.set(labels, memory.used);
       if (memory.max !== null) metrics.maxMemory.set(labels, memory.max);
@@ -132,10 +131,10 @@ export function createRedisTtlHook(options: RedisTtlHookOptions): RedisTtlHook {
     status() {
       // The console's figures: memory against maxmemory (when set), and keys without a TTL at the last complete scan.
       const resources: ResourceFigure[] = [];
-      const { used, max } = memo.memory ?? { used: null, max: null };
+      const { used, max, policy } = memo.memory ?? { used: null, max: null, policy: null };
       if (used !== null) resources.push({ label: "Redis memory", value: used, unit: "bytes", ...(max ? { max } : {}) });
       if (memo.last) resources.push({ label: "keys without TTL (last scan)", value: Object.values(memo.last.withoutTtl).reduce((a, b) => a + b, 0), unit: "count" });
-      return { maxmemoryPolicy: memo.policy, usedMemoryBytes: used, maxmemoryBytes: max, lastCompleteCycle: memo.last ?? {}, resources };
+      return { maxmemoryPolicy: policy, usedMemoryBytes: used, maxmemoryBytes: max, lastCompleteCycle: memo.last ?? {}, resources };
     },
   };
 }
