@@ -109,21 +109,26 @@ export class Daemon {
 
   /** The container's JSON log lines so far (pino's and the writer's), in order; other lines are left out. */
   logLines(): LogLine[] {
-    const lines: LogLine[] = [];
-    for (const text of this.logs().split("\n")) {
-      if (!text.startsWith("{")) continue;
-      try {
-        lines.push(JSON.parse(text) as LogLine);
-      } catch {
-        // a line still being written
-      }
-    }
-    return lines;
+    return parseLogLines(this.logs());
   }
 
   async stop(): Promise<void> {
     await this.container.stop({ remove: true, removeVolumes: true });
   }
+}
+
+/** The JSON lines (pino's) of a process's output, in order; other lines and a line still being written are left out. */
+export function parseLogLines(output: string): LogLine[] {
+  const lines: LogLine[] = [];
+  for (const text of output.split("\n")) {
+    if (!text.startsWith("{")) continue;
+    try {
+      lines.push(JSON.parse(text) as LogLine);
+    } catch {
+      // a line still being written
+    }
+  }
+  return lines;
 }
 
 function shellQuote(arg: string): string {

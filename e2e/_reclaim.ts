@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
-import { eventually, type LogLine, Samples } from "./_daemon.ts";
+import { eventually, type LogLine, parseLogLines, Samples } from "./_daemon.ts";
 import { repoPath } from "./_images.ts";
 
 /** The built command, as `npm i -g @reclaim/cli` installs it: `reclaim` is `node dist/main.js`. */
@@ -39,16 +39,7 @@ export class ReclaimProcess {
 
   /** The JSON lines written so far (pino's), in order; a line still being written is left out. */
   logLines(): LogLine[] {
-    const lines: LogLine[] = [];
-    for (const text of readFileSync(this.logPath, "utf8").split("\n")) {
-      if (!text.startsWith("{")) continue;
-      try {
-        lines.push(JSON.parse(text) as LogLine);
-      } catch {
-        // the last line, still being written
-      }
-    }
-    return lines;
+    return parseLogLines(readFileSync(this.logPath, "utf8"));
   }
 
   async metrics(): Promise<Samples> {
