@@ -3,7 +3,7 @@ import { hash } from "node:crypto";
 
 /** How a Redis value was classified for the offload. */
 export type Classified =
-  | { state: "record"; redisType: "hash" | "string"; payload: string; time: number; digest: string; bytes: number; expected: Array<string | Buffer> }
+  | { state: "record"; redisType: "hash" | "string"; payload: string | Buffer; time: number; digest: string; bytes: number; expected: Array<string | Buffer> }
   | { state: "undatable"; redisType: "hash" | "string" }
   | { state: "other" }
   | { state: "gone" };
@@ -61,8 +61,9 @@ function text(value: unknown): string | undefined {
 
 /**
  * Classifies what the read script returned for one key (values as Buffers, or strings): a hash, or a string holding
- * JSON, whose `timeField` is a readable time is a record (payload as JSON text for `jsonb`, a digest of the exact
- * Redis content, and the values — the raw bytes as read — the compare-and-delete script checks); a hash or JSON
+ * JSON, whose `timeField` is a readable time is a record (payload as JSON text for `jsonb` — a string record's bytes
+ * as read —, a digest of the exact Redis content, and the values — the raw bytes as read — the compare-and-delete
+ * script checks); a hash or JSON
  * string without one is undatable; anything else (another type, a string that is not JSON, bytes that are not UTF-8,
  * content Postgres' `jsonb` cannot hold) is other.
  */
@@ -101,7 +102,8 @@ export function classify(redisType: string, content: unknown, timeField: string)
     const time = readTime(property(parsed, timeField));
     if (time === undefined) return { state: "undatable", redisType: "string" };
     const digest = hash("sha1", `s${value}`, "hex");
-    return { state: "record", redisType: "string", payload: value, time, digest, bytes: Buffer.byteLength(content), expected: [content] };
+    const bytes = Buffer.byteLength(content);
+    return { state: "record", redisType: "string", payload: content, time, digest, bytes, expected: [content] };
   }
   return { state: "other" };
 }

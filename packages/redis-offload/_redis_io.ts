@@ -1,9 +1,9 @@
 import type { RedisClient } from "@reclaim/core";
-import { COMPARE_AND_DELETE_SCRIPT, READ_SCRIPT } from "./_scripts.ts";
+import { COMPARE_AND_DELETE_SCRIPT, READ_SCRIPT, READ_TYPES } from "./_scripts.ts";
 
 /**
- * Bounds of one script call: at most this many records, and (compare-and-delete) about this many bytes of expected
- * values. A call over 50 records of ~500 bytes takes about 0.2 ms inside Redis, so a client queued
+ * Bounds of one script call: at most this many records, and (compare-and-delete) about this many bytes of records
+ * to compare. A call over 50 records of ~500 bytes takes about 0.2 ms inside Redis, so a client queued
  * behind it (a PING, the service's own commands) waits at most that long.
  */
 export const SCRIPT_RECORDS = 50;
@@ -11,7 +11,7 @@ const SCRIPT_BYTES = 32 * 1024;
 
 /** What the read script returned for one key. */
 export interface ReadReply {
-  type: string;
+  type: (typeof READ_TYPES)[number];
   /** The GET value (a Buffer), the HGETALL pairs (Buffers), or an empty Buffer. */
   content: unknown;
   inIndex: boolean;
@@ -24,6 +24,8 @@ export interface DeleteRequest {
   redisType: "hash" | "string";
   /** As read (Buffers: compared byte for byte). */
   expected: ReadonlyArray<string | Buffer>;
+  /** The record's size in Redis (bounds the bytes one script call compares). */
+  bytes: number;
 }
 
 /** Deletion outcome of one record. */
@@ -56,7 +58,7 @@ export async function loadScripts(client: RedisClient, index: string | undefined
       for (const [err, reply] of (await pipeline.exec()) ?? []) {
         if (err) throw err;
         const flat = reply as unknown[];
-        for (let i = 0; i + 2 < flat.length; i += 3) replies.push({ type: String(flat[i]), content: flat[i + 1], inIndex: Number(flat[i + 2]) === 1 });
+        for (let i = 0; i + 2 < flat.length; i += 3) replies.push({ type: READ_TYPES[flat[i] as number] ?? "other", content: flat[i + 1], inIndex: Number(flat[i + 2]) === 1 });
       }
       return replies;
     },
@@ -77,7 +79,7 @@ export async function loadScripts(client: RedisClient, index: string | undefined
       for (const request of requests) {
         keys.push(request.key);
         args.push(request.redisType, request.member, String(request.expected.length), ...request.expected);
-        for (const value of request.expected) bytes += value.length;
+        bytes += request.bytes;
         if (keys.length >= SCRIPT_RECORDS || bytes >= SCRIPT_BYTES) flush();
       }
       flush();

@@ -9,7 +9,8 @@
 /**
  * Reads a chunk of records and, with an index, whether each one's member is in it, in one atomic step. With an index,
  * ARGV[i] (i ≥ 2) is the member of KEYS[i]; the record's key counts as a member too. Returns, per record, three
- * elements: its type, its content (the GET value, the HGETALL pairs, or "" for other types) and 1 or 0 (in the index).
+ * elements: its type as a number ({@link READ_TYPES}: integers cost the client no allocation), its content (the GET
+ * value, the HGETALL pairs, or "" for other types) and 1 or 0 (in the index).
  */
 export const READ_SCRIPT = `
 local first = 1
@@ -18,6 +19,7 @@ if ARGV[1] == '1' then
   first = 2
   it = redis.call('TYPE', KEYS[1]).ok
 end
+local codes = { none = 0, string = 1, hash = 2 }
 local out = {}
 for i = first, #KEYS do
   local k = KEYS[i]
@@ -30,12 +32,15 @@ for i = first, #KEYS do
   end
   local content = ''
   if t == 'hash' then content = redis.call('HGETALL', k) elseif t == 'string' then content = redis.call('GET', k) end
-  out[#out + 1] = t
+  out[#out + 1] = codes[t] or 3
   out[#out + 1] = content
   out[#out + 1] = member
 end
 return out
 `;
+
+/** The type codes {@link READ_SCRIPT} returns, by code. */
+export const READ_TYPES = ["none", "string", "hash", "other"] as const;
 
 /**
  * Compare-and-delete of a chunk of records, atomic: each record (and its index member) is deleted only when it still
@@ -59,20 +64,22 @@ for i = first, #KEYS do
   local e = a + 3
   a = e + n
   local r = 1
-  local t = redis.call('TYPE', k).ok
-  if t == 'none' then
-    r = -1
-  elseif t ~= want then
-    r = 0
-  elseif t == 'string' then
-    if redis.call('GET', k) ~= ARGV[e] then r = 0 end
-  elseif redis.call('HLEN', k) ~= n / 2 then
-    r = 0
+  if want == 'string' then
+    -- GET alone tells a string (its value), a missing key (false) and another type (an error: pcall)
+    local v = redis.pcall('GET', k)
+    if v == false then r = -1 elseif v ~= ARGV[e] then r = 0 end
   else
-    for j = e, e + n - 1, 2 do
-      if redis.call('HGET', k, ARGV[j]) ~= ARGV[j + 1] then
-        r = 0
-        break
+    local t = redis.call('TYPE', k).ok
+    if t == 'none' then
+      r = -1
+    elseif t ~= want or redis.call('HLEN', k) ~= n / 2 then
+      r = 0
+    else
+      for j = e, e + n - 1, 2 do
+        if redis.call('HGET', k, ARGV[j]) ~= ARGV[j + 1] then
+          r = 0
+          break
+        end
       end
     end
   end

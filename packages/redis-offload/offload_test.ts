@@ -106,6 +106,29 @@ describe("createRedisOffloadHook()", () => {
     expect(versions).toEqual([{ completed_at: String(NOW - 9 * DAY), attempt: "1" }, { completed_at: String(NOW - 9 * DAY), attempt: "2" }]);
   });
 
+  it("leaves a JSON string rewritten to other bytes of the same length, or replaced by a hash, in Redis", async () => {
+    await using stores = await openStores();
+    const { redis, prefix } = stores;
+    const key = `${prefix}completion:s`;
+    const typed = `${prefix}completion:t`;
+    const body = (attempt: number) => JSON.stringify({ completed_at: NOW - 9 * DAY, attempt });
+    await redis.set(key, body(1));
+    await redis.set(typed, body(1));
+    const h = hook(stores, {
+      onArchived: async ({ keys }) => {
+        if (keys.includes(key) && (await redis.get(key)) === body(1)) await redis.set(key, body(2));
+        if (keys.includes(typed) && (await redis.type(typed)) === "string") await redis.multi().del(typed).hset(typed, { completed_at: String(NOW - 9 * DAY) }).exec();
+      },
+    });
+    expect((await pass(h)).report?.sources[0]).toMatchObject({ archived: 2, deleted: 0, skippedChanged: 2 });
+    expect(await redis.get(key)).toBe(body(2));
+    expect(await redis.hgetall(typed)).toEqual({ completed_at: String(NOW - 9 * DAY) });
+    expect((await pass(h)).report?.sources[0]).toMatchObject({ archived: 2, deleted: 2, skippedChanged: 0 });
+    const rows = await archivedRows(stores.pool, stores.schema);
+    expect(rows.get(key)!.map((row) => row.payload)).toEqual([JSON.parse(body(1)), JSON.parse(body(2))]);
+    expect(rows.get(typed)!.map((row) => row.redis_type)).toEqual(["string", "hash"]);
+  });
+
   it("never writes a duplicate row when a pass re-archives records a killed pass had already committed", async () => {
     await using stores = await openStores();
     const { redis, prefix } = stores;
@@ -143,6 +166,31 @@ describe("createRedisOffloadHook()", () => {
     expect(await redis.exists(...records.keys(), `${prefix}failure:hash\t`)).toBe(0);
     // in one batch write: no write was refused and retried row by row
     expect(await registry.getSingleMetricAsString("reclaim_offload_archive_write_failures_total")).toContain('{hook="redis-offload",kind="failed"} 0');
+  });
+
+  it("keeps each record's time to the millisecond in every format, before and after 2000, and COPY and INSERT agree on it", async () => {
+    await using stores = await openStores();
+    const { redis, prefix } = stores;
+    const times = new Map<string, [unknown, number]>([
+      [`${prefix}failure:iso`, ["1999-12-31T23:59:59.999Z", Date.UTC(1999, 11, 31, 23, 59, 59, 999)]],
+      [`${prefix}failure:seconds`, [946_684_799.9995, 946_684_799_999]],
+      [`${prefix}failure:offset`, ["2026-11-01 10:00:00.5+02:00", Date.UTC(2026, 10, 1, 8, 0, 0, 500)]],
+      [`${prefix}failure:ms`, [NOW - 20 * DAY, NOW - 20 * DAY]],
+    ]);
+    const seed = async () => {
+      for (const [key, [time]] of times) await redis.set(key, JSON.stringify({ failed_at: time }));
+    };
+    // An archive window reaching back before 2000, so retention keeps the 1999 rows.
+    const longArchive = hook(stores, { sources: [{ match: `${prefix}failure:*`, kind: "failed", timeField: "failed_at", hotFor: "14d", archiveFor: "20000d" }] });
+    await seed();
+    expect((await pass(longArchive)).report?.sources[0]).toMatchObject({ due: 4, archived: 4, deleted: 4 });
+    const rows = await archivedRows(stores.pool, stores.schema);
+    for (const [key, [, ms]] of times) expect(rows.get(key)?.[0]?.record_time).toEqual(new Date(ms));
+    // The same records again: COPY meets the rows it wrote, the batch goes again as INSERT ... ON CONFLICT DO NOTHING,
+    // which finds every row under the same key (a record time that differed would duplicate the row).
+    await seed();
+    expect((await pass(longArchive)).report?.sources[0]).toMatchObject({ due: 4, archived: 0, deleted: 4 });
+    expect([...(await archivedRows(stores.pool, stores.schema)).values()].flat()).toHaveLength(4);
   });
 
   it("a write that waits for a lock on the archive longer than lockTimeout fails the pass and deletes nothing from Redis", async () => {

@@ -23,6 +23,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
 import pg from "pg";
+import { cpuSince, cpuSnapshot, formatCpu } from "../../../scripts/bench/cpu.mjs";
 import { isolation, serverCommand, toContenderCore, withRedisLatency } from "../../../scripts/bench/latency.mjs";
 
 const RECORDS = Number(process.env.RECORDS ?? 1_000_000);
@@ -89,10 +90,12 @@ async function round(run) {
   await redis.flushall(); // our own server
   await seed(0, RECORDS);
   await pool.query(`DROP TABLE IF EXISTS ${SCHEMA}.reclaim_archive, ${SCHEMA}.floor, ${SCHEMA}.naive`);
-  const options = { sources: [{ match: "worker:completion:*", kind: "completed", timeField: "completed_at", hotFor: "7d", archiveFor: "90d" }], schema: SCHEMA, batchSize: BATCH };
+  const options = { sources: [{ match: "worker:completion:*", kind: "completed", timeField: "completed_at", hotFor: "7d", archiveFor: "90d" }], schema: SCHEMA, batchSize: BATCH, ...(process.env.CONCURRENCY ? { concurrency: Number(process.env.CONCURRENCY) } : {}) };
+  let cpu = cpuSnapshot();
   const pass = await withPinger(() =>
     execFileAsync(process.execPath, [...(process.env.OURS_NODE_ARGS ?? "").split(" ").filter(Boolean), join(here, "_ours.mjs"), JSON.stringify({ redisUrl, databaseUrl: DATABASE_URL, options, now: NOW })], { maxBuffer: 1 << 24 }),
   );
+  out.oursCpu = cpuSince(cpu);
   const { stdout, stderr } = pass.result;
   if (process.env.VERBOSE || !stdout.includes("\"outcome\":\"success\"")) process.stderr.write(stderr);
   out.ping = pass.ping;
@@ -124,6 +127,7 @@ async function round(run) {
   await pool.query(`CREATE TABLE ${SCHEMA}.floor_all PARTITION OF ${SCHEMA}.floor FOR VALUES FROM (MINVALUE) TO (MAXVALUE)`);
   let copyMs = 0;
   let unlinkMs = 0;
+  cpu = cpuSnapshot();
   const floor = await withPinger(async () => {
     let t = performance.now();
     await promisify(execFile)("psql", [DATABASE_URL, "-q", "-c", `\\copy ${SCHEMA}.floor (key, kind, redis_type, payload, record_time, digest) FROM '${file}'`]);
@@ -136,6 +140,7 @@ async function round(run) {
     }
     unlinkMs = performance.now() - t;
   });
+  out.floorCpu = cpuSince(cpu);
   out.floorPing = floor.ping;
   out.floorServerMaxMs = floor.serverMaxMs;
   out.floor = { copyMs, unlinkMs, ms: copyMs + unlinkMs };
@@ -163,7 +168,9 @@ function report(results) {
       [
         `run ${i} (load average ${r.load} -> ${r.loadAfter})`,
         `  ours:  ${(r.ours.ms / 1000).toFixed(1)} s for ${OLD} of ${RECORDS} records; peak RSS ${r.ours.maxRssMiB.toFixed(0)} MiB`,
+        `    ${formatCpu(r.oursCpu)}`,
         `  floor: ${(r.floor.ms / 1000).toFixed(1)} s (COPY ${(r.floor.copyMs / 1000).toFixed(1)} s + pipelined UNLINK ${(r.floor.unlinkMs / 1000).toFixed(1)} s) -> ours / floor = ${(r.ours.ms / r.floor.ms).toFixed(2)}x`,
+        `    ${formatCpu(r.floorCpu)}`,
         `  naive: ${(r.naive.sampleMs / 1000).toFixed(1)} s for ${SAMPLE} -> ${(r.naive.extrapolatedMs / 1000).toFixed(0)} s extrapolated -> naive / ours = ${(r.naive.extrapolatedMs / r.ours.ms).toFixed(1)}x`,
         `  PING from a separate client during our pass: max ${r.ping.max.toFixed(1)} ms, p99 ${r.ping.p99.toFixed(2)} ms, p50 ${r.ping.p50.toFixed(2)} ms (${r.ping.count} pings); Redis LATENCY LATEST max ${r.serverMaxMs} ms`,
         `    busiest commands in Redis during our pass: ${r.commands.stats.map((c) => `${c.name} ${c.calls} calls, ${c.per.toFixed(1)} µs/call`).join("; ")}; ${r.commands.slow} calls of 10 ms or more`,

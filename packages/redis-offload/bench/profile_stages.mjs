@@ -42,14 +42,14 @@ const redisCpuMs = async () => {
   const get = (name) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)[1]);
   return (get("used_cpu_user") + get("used_cpu_sys")) * 1000;
 };
-const stages = Object.fromEntries(["read", "classify", "write", "delete"].map((name) => [name, { wall: 0, node: 0, redis: 0, postgres: 0 }]));
+const stages = Object.fromEntries(["read", "classify", "write", "delete"].map((name) => [name, { wall: 0, node: 0, sys: 0, redis: 0, postgres: 0 }]));
 async function timed(name, fn) {
   const r0 = await redisCpuMs(); const p0 = pgCpuMs();
   const c = process.cpuUsage(); const t = performance.now();
   const r = await fn();
   const d = process.cpuUsage(c);
   const stage = stages[name];
-  stage.wall += performance.now() - t; stage.node += (d.user + d.system) / 1000;
+  stage.wall += performance.now() - t; stage.node += (d.user + d.system) / 1000; stage.sys += d.system / 1000;
   stage.redis += (await redisCpuMs()) - r0; stage.postgres += pgCpuMs() - p0;
   return r;
 }
@@ -58,13 +58,13 @@ for (let s = 0; s < N; s += BATCH) {
   const replies = await timed("read", () => scripts.read(keys, keys));
   const rows = await timed("classify", () => replies.map((r, i) => {
     const c = classify(r.type, r.content, "completed_at");
-    return { key: keys[i], kind: "completed", redisType: c.redisType, payload: c.payload, time: c.time, digest: c.digest, expected: c.expected, member: keys[i] };
+    return { key: keys[i], kind: "completed", redisType: c.redisType, payload: c.payload, time: c.time, digest: c.digest, expected: c.expected, member: keys[i], bytes: c.bytes };
   }));
   await timed("write", () => writeBatch(pool, target, rows));
   await timed("delete", () => scripts.compareAndDelete(rows));
 }
 const us = (ms) => (ms / N * 1000).toFixed(1).padStart(7);
-console.log(`${N} records, batches of ${BATCH}; µs per record:        wall    Node   Redis  Postgres (CPU)`);
-for (const [name, s] of Object.entries(stages)) console.log(`  ${name.padEnd(38)} ${us(s.wall)} ${us(s.node)} ${us(s.redis)} ${us(s.postgres)}`);
+console.log(`${N} records, batches of ${BATCH}; µs per record:        wall    Node (of it kernel)   Redis  Postgres (CPU)`);
+for (const [name, s] of Object.entries(stages)) console.log(`  ${name.padEnd(38)} ${us(s.wall)} ${us(s.node)} ${us(s.sys)}        ${us(s.redis)} ${us(s.postgres)}`);
 await pool.query("DROP SCHEMA IF EXISTS bench_stages CASCADE");
 await pool.end(); redis.disconnect();
