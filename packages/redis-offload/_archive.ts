@@ -181,7 +181,10 @@ const FIELDS = 6;
  * `bytea` as the raw 20 bytes of the SHA-1.
  */
 export function copyBinary(rows: readonly ArchiveRow[]): Buffer {
-  let buffer = Buffer.allocUnsafe(64 * 1024);
+  // Sized once for the usual row (payload read as bytes; a key's UTF-8 takes at most 3 bytes a character).
+  let estimate = BINARY_HEADER.length + 2;
+  for (const r of rows) estimate += 2 + 4 * FIELDS + r.key.length * 3 + r.kind.length * 3 + r.redisType.length + (r.payload.length + 1) + 8 + 20;
+  let buffer = Buffer.allocUnsafe(estimate);
   let used = 0;
   const room = (bytes: number) => {
     if (used + bytes <= buffer.length) return;
@@ -199,27 +202,29 @@ export function copyBinary(rows: readonly ArchiveRow[]): Buffer {
   used += BINARY_HEADER.copy(buffer, used);
   for (const r of rows) {
     room(2);
-    used = buffer.writeInt16BE(FIELDS, used);
+    buffer.writeInt16BE(FIELDS, used);
+    used += 2;
     text(r.key);
     text(r.kind);
     text(r.redisType);
     const payload = typeof r.payload === "string" ? Buffer.from(r.payload) : r.payload;
-    room(5 + payload.length + 12 + 24);
-    used = buffer.writeInt32BE(payload.length + 1, used);
-    used = buffer.writeUInt8(1, used);
-    used += payload.copy(buffer, used);
+    room(4 + 1 + payload.length + 12 + 24);
+    buffer.writeInt32BE(payload.length + 1, used);
+    buffer[used + 4] = 1;
+    used += 5 + payload.copy(buffer, used + 5);
     // Whole milliseconds, as `new Date(time)` keeps them in the INSERT path: a row has one key whichever path wrote it.
     // Exact: |micros| < 2^53 for every year up to 9999.
     const micros = (Math.trunc(r.time) - PG_EPOCH_MS) * 1000;
     const high = Math.floor(micros / 2 ** 32);
-    used = buffer.writeInt32BE(8, used);
-    used = buffer.writeInt32BE(high, used);
-    used = buffer.writeUInt32BE(micros - high * 2 ** 32, used);
-    used = buffer.writeInt32BE(20, used);
-    used += buffer.write(r.digest, used, "hex");
+    buffer.writeInt32BE(8, used);
+    buffer.writeInt32BE(high, used + 4);
+    buffer.writeUInt32BE(micros - high * 2 ** 32, used + 8);
+    buffer.writeInt32BE(20, used + 12);
+    used += 16 + buffer.write(r.digest, used + 16, "hex");
   }
   room(2);
-  used = buffer.writeInt16BE(-1, used);
+  buffer.writeInt16BE(-1, used);
+  used += 2;
   return buffer.subarray(0, used);
 }
 

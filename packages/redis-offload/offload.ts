@@ -196,9 +196,17 @@ export function createRedisOffloadHook(input: RedisOffloadHookOptions): RedisOff
         let pending: string[] = [];
         let cursor = "0";
         const scripts: ScriptRunner = await loadScripts(client, source.index, source.onlyIndexed);
-        // Up to `concurrency` batches in flight (each on its own Postgres connection): one reads from Redis while
-        // another commits. Batches never share a record, so each record's guarantee holds whatever the interleaving.
+        // Up to `concurrency` batches in flight: one reads from Redis while another is written and a third deleted.
+        // Batches never share a record, so each record's guarantee holds whatever the interleaving. Their Postgres
+        // writes take turns: COPYs into one table at once contend for its index pages and cost Postgres more CPU
+        // than they save (measured: +50 % with two at once).
         const inFlight = new Set<Promise<void>>();
+        let writeTurn: Promise<unknown> = Promise.resolve();
+        const inTurn = <T>(write: () => Promise<T>): Promise<T> => {
+          const turn = writeTurn.then(write);
+          writeTurn = turn.catch(() => undefined);
+          return turn;
+        };
         let failure: unknown;
         const launch = async (keys: string[]) => {
           while (inFlight.size >= options.concurrency) await Promise.race(inFlight);
@@ -232,7 +240,8 @@ export function createRedisOffloadHook(input: RedisOffloadHookOptions): RedisOff
 
         async function batch(keys: string[]): Promise<void> {
           ctx.signal.throwIfAborted();
-          const members = keys.map((key) => indexMember(pattern, key));
+          // Index members only matter with an index (a regular expression per key otherwise wasted).
+          const members = source.index === undefined ? keys : keys.map((key) => indexMember(pattern, key));
           const replies = await scripts.read(keys, members);
           const due: DueRow[] = [];
           replies.forEach(({ type, content, inIndex }, i) => {
@@ -264,7 +273,9 @@ export function createRedisOffloadHook(input: RedisOffloadHookOptions): RedisOff
               oldestLeft = Math.min(oldestLeft, row.time);
             }
           }
-          const committed = await archive(pool, ready);
+          // In key order: Postgres inserts into the primary key's index along neighbouring pages, not all over it.
+          ready.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+          const committed = await inTurn(() => archive(pool, ready));
           if (committed.length === 0) return;
           if (onArchived) {
             try {

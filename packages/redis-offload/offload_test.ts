@@ -129,6 +129,31 @@ describe("createRedisOffloadHook()", () => {
     expect(rows.get(typed)!.map((row) => row.redis_type)).toEqual(["string", "hash"]);
   });
 
+  it("reads sources of mostly strings, mostly hashes, or both alike (MGET first, the read script for the rest)", async () => {
+    await using stores = await openStores();
+    const { redis, prefix } = stores;
+    const old = NOW - 20 * DAY;
+    const expected = new Map<string, unknown>();
+    for (let i = 0; i < 60; i++) {
+      const key = `${prefix}failure:${i}`;
+      // as many strings as hashes, in SCAN's order: batches of 7 range from mostly strings to mostly hashes
+      if (i % 2 === 0) {
+        await redis.set(key, JSON.stringify({ failed_at: old, i }));
+        expected.set(key, { failed_at: old, i });
+      } else {
+        await redis.hset(key, { failed_at: String(old), i: String(i) });
+        expected.set(key, { failed_at: String(old), i: String(i) });
+      }
+    }
+    await redis.rpush(`${prefix}failure:list`, "x");
+    await redis.set(`${prefix}failure:text`, "not json");
+    const { report } = await pass(hook(stores));
+    expect(report?.sources[1]).toMatchObject({ scanned: 62, due: 60, archived: 60, deleted: 60, other: 2 });
+    const rows = await archivedRows(stores.pool, stores.schema);
+    for (const [key, payload] of expected) expect(rows.get(key)?.[0]?.payload).toEqual(payload);
+    expect(await redis.lrange(`${prefix}failure:list`, 0, -1)).toEqual(["x"]);
+  });
+
   it("never writes a duplicate row when a pass re-archives records a killed pass had already committed", async () => {
     await using stores = await openStores();
     const { redis, prefix } = stores;

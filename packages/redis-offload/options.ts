@@ -76,10 +76,10 @@ export const redisOffloadOptionsSchema = z
     table: identifier().default("reclaim_archive"),
     /** Schema of the archive table (created if missing). @default "public" */
     schema: identifier().default("public"),
-    /** Records read, written and deleted per batch. @default 500 */
-    batchSize: z.number().int().min(1).max(10_000).default(500),
-    /** Batches in flight at once (each holds one Postgres connection while it writes). @default 4 */
-    concurrency: z.number().int().min(1).max(32).default(4),
+    /** Records read, written and deleted per batch (each Redis call covers at most 50 of them). @default 2000 */
+    batchSize: z.number().int().min(1).max(10_000).default(2_000),
+    /** Batches in flight at once: one written (writes take turns), the others read or deleted. @default 3 */
+    concurrency: z.number().int().min(1).max(32).default(3),
     /** Width of each partition, in the record's time (UTC). @default "week" */
     partition: z.enum(PARTITION_SPANS).default("week"),
     /** Partitions created ahead of the current one. @default 2 */

@@ -25,7 +25,7 @@ function create(config: Record<string, unknown>) {
 describe("redis-offload options", () => {
   it("accept the seed's three sources with their durations and fill in the defaults", () => {
     const { options } = create({ sources: seed });
-    expect(options).toMatchObject({ table: "reclaim_archive", schema: "public", batchSize: 500, partition: "week", partitionsAhead: 2, lockTimeout: 2_000 });
+    expect(options).toMatchObject({ table: "reclaim_archive", schema: "public", batchSize: 2000, concurrency: 3, partition: "week", partitionsAhead: 2, lockTimeout: 2_000 });
     expect(options.sources.map((s) => [s.kind, s.hotFor / 86_400_000, s.archiveFor / 86_400_000])).toEqual([["completed", 7, 90], ["failed", 14, 180], ["workflow_failed", 14, 180]]);
   });
 

@@ -6,6 +6,14 @@ import { readdirSync, readFileSync } from "node:fs";
 
 const TICK = 100; // USER_HZ
 
+/** A Postgres process's role from the title it sets: a backend, checkpointer, walwriter, autovacuum worker, ... */
+function postgresRole(pid) {
+  const title = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0];
+  if (!title.startsWith("postgres: ")) return "postmaster+ended"; // the postmaster: with its reaped backends' time
+  const role = title.slice("postgres: ".length);
+  return /^\S+ \S+ [\d.:[\]]+\(\d+\)/.test(role) ? "backend" : role.trim();
+}
+
 /** A snapshot to pass to {@link cpuSince}. */
 export function cpuSnapshot() {
   const cores = readFileSync("/proc/stat", "utf8")
@@ -21,7 +29,9 @@ export function cpuSnapshot() {
     if (!/^\d+$/.test(pid)) continue;
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      let name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      // Postgres' processes by role (checkpointer, walwriter, autovacuum, a backend), from the title it sets
+      if (name === "postgres") name = `postgres ${postgresRole(pid)}`;
       const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       processes.set(pid, { name, ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) }); // own + reaped children's
     } catch {
@@ -48,6 +58,6 @@ export function cpuSince(before) {
 
 /** One line: `cores busy 93% 71%; CPU s: postgres 4.1, node 3.2, redis-server 1.9`. */
 export function formatCpu({ coresBusy, seconds }) {
-  const top = Object.entries(seconds).filter(([, s]) => s >= 0.05).slice(0, 5);
+  const top = Object.entries(seconds).filter(([, s]) => s >= 0.05).slice(0, 7);
   return `cores busy ${coresBusy.map((b) => `${b}%`).join(" ")}; CPU s: ${top.map(([n, s]) => `${n} ${s.toFixed(1)}`).join(", ")}`;
 }

@@ -5,9 +5,9 @@
 // BATCH_TARGET (default "200ms").
 import { fork, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import pg from "pg";
+import { reclaimNodeFlags as cliFlags } from "../../../scripts/bench/reclaim_flags.mjs";
 
 const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5439/postgres";
 const ROWS = Number(process.env.ROWS ?? 1_000_000);
@@ -17,7 +17,6 @@ const pool = new pg.Pool({ connectionString: url, max: 2 });
 const hosts = ["cdn.example.ai", "cdn-dev.example.ai"];
 const here = new URL(".", import.meta.url);
 // Ours runs with the node flags `reclaim` runs with: those of the CLI's shebang (packages/cli/main.ts).
-const cliFlags = readFileSync(new URL("../../cli/main.ts", here), "utf8").split("\n")[0].replace(/^#!.*?\bnode\b\s*/, "").split(" ").filter(Boolean);
 
 async function createTable(name) {
   await pool.query(`DROP TABLE IF EXISTS ${schema}.${name}`);

@@ -1,5 +1,5 @@
 // One offload pass in its own process (so its peak RSS is its own): argv[2] = JSON { redisUrl, databaseUrl, options, now }.
-// Prints one JSON line: { ms, maxRssMiB, report }.
+// Prints one JSON line: { ms, cpuMs: { user, system } (the whole process), maxRssMiB, outcome, sources }.
 import { createRunner } from "@reclaim/core";
 import { Redis } from "ioredis";
 import pg from "pg";
@@ -14,6 +14,7 @@ const result = await createRunner(hook, { enabled: true, now: () => now }).runOn
 const ms = performance.now() - started;
 if (result.error) console.error(result.error);
 const { sources } = result.report ?? {};
-process.stdout.write(`${JSON.stringify({ ms, maxRssMiB: process.resourceUsage().maxRSS / 1024, outcome: result.outcome, sources })}\n`);
+const { user, system } = process.cpuUsage();
+process.stdout.write(`${JSON.stringify({ ms, cpuMs: { user: user / 1000, system: system / 1000 }, maxRssMiB: process.resourceUsage().maxRSS / 1024, outcome: result.outcome, sources })}\n`);
 await pool.end();
 redis.disconnect();

@@ -2,17 +2,22 @@
 // from a Redis of its own to Postgres, against
 //   - the naive loop (GET, INSERT, DEL one record at a time) on a 20,000-record sample, extrapolated to 750,000;
 //   - the floor: COPY of the same 750,000 payloads from a file into an equivalent table + a pipelined UNLINK of the keys.
-// Meanwhile a separate client PINGs the Redis back to back (max and p99 latency; Redis's own LATENCY LATEST and the
-// time per call of the busiest commands tell Redis being busy from the PING client being starved), and the pass runs
-// in its own process (peak RSS). Prints times, ratios and figures. Latency isolation (scripts/bench/latency.mjs; ISOLATE=0 to turn
-// it off): redis-server and the PING client share core 0 at real-time priority (chrt -f), everything else of the
-// benchmark (this process, our pass, psql, the naive loop) runs on core 1; Postgres runs where the scheduler puts it.
+// Meanwhile a separate client PINGs the Redis once a millisecond (max and p99 latency; Redis's own LATENCY LATEST and
+// the time per call of the busiest commands tell Redis being busy from the PING client being starved), and the pass
+// runs in its own process with the node flags `reclaim` runs with (peak RSS, its CPU). The CPU of every process and
+// the cores' busy share are printed for our pass and the floor (scripts/bench/cpu.mjs). Latency isolation
+// (scripts/bench/latency.mjs; ISOLATE=0 to turn it off, ISOLATE=server to let the contenders use both cores):
+// redis-server's main thread and the PING client share core 0 at real-time priority (chrt -f, throttling lifted),
+// everything else of the benchmark (this process, our pass, psql, the naive loop) runs on core 1; Postgres and Redis's
+// background threads run where the scheduler puts them. Autovacuum's aftermath of one step is waited out before the next.
 //
 //   pnpm build
 //   node packages/redis-offload/bench/offload_bench.mjs
 //
-// RECORDS (default 1000000), SAMPLE (naive loop, default 20000), RUNS (A/B rounds, default 1), DATABASE_URL (a
-// schema `bench_offload` is created and dropped), REDIS_SERVER (default redis-server; started on a free port).
+// RECORDS (default 1000000), SAMPLE (naive loop, default 20000), RUNS (A/B rounds, default 1), BATCH and CONCURRENCY
+// (the hook's batchSize and concurrency; default: the hook's defaults), OURS_NODE_ARGS (more node flags for our pass,
+// e.g. --cpu-prof), VERBOSE=1 (Redis's latency events), DATABASE_URL (a schema `bench_offload` is created and
+// dropped), REDIS_SERVER (default redis-server; started on a free port).
 import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { once } from "node:events";
@@ -25,12 +30,12 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { cpuSince, cpuSnapshot, formatCpu } from "../../../scripts/bench/cpu.mjs";
 import { isolation, serverCommand, toContenderCore, withRedisLatency } from "../../../scripts/bench/latency.mjs";
+import { reclaimNodeFlags } from "../../../scripts/bench/reclaim_flags.mjs";
 
 const RECORDS = Number(process.env.RECORDS ?? 1_000_000);
 const OLD = Math.round(RECORDS * 0.75);
 const SAMPLE = Number(process.env.SAMPLE ?? 20_000);
 const RUNS = Number(process.env.RUNS ?? 1);
-const BATCH = Number(process.env.BATCH ?? 500);
 const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5439/postgres";
 const DAY = 86_400_000;
 const NOW = Date.now();
@@ -90,10 +95,11 @@ async function round(run) {
   await redis.flushall(); // our own server
   await seed(0, RECORDS);
   await pool.query(`DROP TABLE IF EXISTS ${SCHEMA}.reclaim_archive, ${SCHEMA}.floor, ${SCHEMA}.naive`);
-  const options = { sources: [{ match: "worker:completion:*", kind: "completed", timeField: "completed_at", hotFor: "7d", archiveFor: "90d" }], schema: SCHEMA, batchSize: BATCH, ...(process.env.CONCURRENCY ? { concurrency: Number(process.env.CONCURRENCY) } : {}) };
+  await autovacuumDone();
+  const options = { sources: [{ match: "worker:completion:*", kind: "completed", timeField: "completed_at", hotFor: "7d", archiveFor: "90d" }], schema: SCHEMA, ...(process.env.BATCH ? { batchSize: Number(process.env.BATCH) } : {}), ...(process.env.CONCURRENCY ? { concurrency: Number(process.env.CONCURRENCY) } : {}) };
   let cpu = cpuSnapshot();
   const pass = await withPinger(() =>
-    execFileAsync(process.execPath, [...(process.env.OURS_NODE_ARGS ?? "").split(" ").filter(Boolean), join(here, "_ours.mjs"), JSON.stringify({ redisUrl, databaseUrl: DATABASE_URL, options, now: NOW })], { maxBuffer: 1 << 24 }),
+    execFileAsync(process.execPath, [...reclaimNodeFlags, ...(process.env.OURS_NODE_ARGS ?? "").split(" ").filter(Boolean), join(here, "_ours.mjs"), JSON.stringify({ redisUrl, databaseUrl: DATABASE_URL, options, now: NOW })], { maxBuffer: 1 << 24 }),
   );
   out.oursCpu = cpuSince(cpu);
   const { stdout, stderr } = pass.result;
@@ -110,6 +116,7 @@ async function round(run) {
 
   // B: floor — the same 750,000 payloads: COPY from a file into an equivalent table, then a pipelined UNLINK.
   await seed(0, OLD);
+  await autovacuumDone(); // the archive's vacuum and analyze after our 750,000 inserts: not during the floor's run
   const file = join(dir, "floor.tsv");
   writeFileSync(
     file,
@@ -167,7 +174,7 @@ function report(results) {
     console.log(
       [
         `run ${i} (load average ${r.load} -> ${r.loadAfter})`,
-        `  ours:  ${(r.ours.ms / 1000).toFixed(1)} s for ${OLD} of ${RECORDS} records; peak RSS ${r.ours.maxRssMiB.toFixed(0)} MiB`,
+        `  ours:  ${(r.ours.ms / 1000).toFixed(1)} s for ${OLD} of ${RECORDS} records; peak RSS ${r.ours.maxRssMiB.toFixed(0)} MiB; its CPU: user ${(r.ours.cpuMs.user / 1000).toFixed(1)} s, system ${(r.ours.cpuMs.system / 1000).toFixed(1)} s`,
         `    ${formatCpu(r.oursCpu)}`,
         `  floor: ${(r.floor.ms / 1000).toFixed(1)} s (COPY ${(r.floor.copyMs / 1000).toFixed(1)} s + pipelined UNLINK ${(r.floor.unlinkMs / 1000).toFixed(1)} s) -> ours / floor = ${(r.ours.ms / r.floor.ms).toFixed(2)}x`,
         `    ${formatCpu(r.floorCpu)}`,
@@ -184,6 +191,15 @@ function report(results) {
 // fn's figures with the PING client running and Redis's own view (scripts/bench/latency.mjs).
 function withPinger(fn) {
   return withRedisLatency(redis, port, fn);
+}
+
+// Waits (up to a minute) until no autovacuum worker is running, so one step's aftermath does not run during the next.
+async function autovacuumDone() {
+  for (let i = 0; i < 600; i++) {
+    const { rows } = await pool.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'");
+    if (rows[0].n === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 function execFileAsync(file, args, options) {
