@@ -1,6 +1,7 @@
 import { finished } from "node:stream/promises";
 import type { Pool, PoolClient } from "pg";
 import { from as copyFrom } from "pg-copy-streams";
+import { createTotals, ensureTotals } from "./_archive_totals.ts";
 
 /** Where the archive lives and how its partitions are cut. */
 export interface ArchiveTarget {
@@ -91,15 +92,16 @@ export async function ddlStep<T>(pool: Pool, target: ArchiveTarget, step: (clien
 }
 
 /**
- * Creates the archive table (and its schema and indexes) when it is missing. Idempotent and safe when two replicas
- * start at once: the check is repeated under the advisory lock. A table that exists costs one query.
+ * Creates the archive table (and its schema, indexes and running totals, `_archive_totals.ts`) when it is missing.
+ * Idempotent and safe when two replicas start at once: the check is repeated under the advisory lock. A table that
+ * exists costs two queries (an archive made before the totals existed gets them, counted once).
  */
 export async function ensureArchiveTable(pool: Pool, target: ArchiveTarget): Promise<void> {
   const exists = await pool.query("SELECT to_regclass($1) IS NOT NULL AS present", [qualified(target)]);
-  if (exists.rows[0]?.present) return;
+  if (exists.rows[0]?.present) return ensureTotals(pool, target);
   await ddlStep(pool, target, async (client) => {
     const again = await client.query("SELECT to_regclass($1) IS NOT NULL AS present, to_regnamespace($2) IS NOT NULL AS schema", [qualified(target), quoteIdent(target.schema)]);
-    if (again.rows[0]?.present) return;
+    if (again.rows[0]?.present) return createTotals(client, target);
     if (!again.rows[0]?.schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(target.schema)}`);
     await client.query(`CREATE TABLE ${qualified(target)} (
       key text NOT NULL,
@@ -112,6 +114,7 @@ export async function ensureArchiveTable(pool: Pool, target: ArchiveTarget): Pro
       PRIMARY KEY (key, record_time, digest)
     ) PARTITION BY RANGE (record_time)`);
     await client.query(`CREATE INDEX ${quoteIdent(`${target.table}_kind_time`)} ON ${qualified(target)} (kind, record_time)`);
+    await createTotals(client, target);
   });
 }
 
@@ -261,12 +264,4 @@ export async function writeBatch(pool: Pool, target: ArchiveTarget, rows: readon
   } finally {
     client.release();
   }
-}
-
-/** Rows and payload bytes in the archive, by kind. */
-export async function archiveStats(pool: Pool, target: ArchiveTarget): Promise<Map<string, { rows: number; bytes: number }>> {
-  const result = await pool.query<{ kind: string; rows: string; bytes: string }>(
-    `SELECT kind, count(*)::bigint AS rows, coalesce(sum(pg_column_size(payload)), 0)::bigint AS bytes FROM ${qualified(target)} GROUP BY kind`,
-  );
-  return new Map(result.rows.map((row) => [row.kind, { rows: Number(row.rows), bytes: Number(row.bytes) }]));
 }

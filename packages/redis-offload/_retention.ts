@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from "pg";
 import { ddlStep, listPartitions, qualified, quoteIdent, type ArchiveTarget } from "./_archive.ts";
+import { subtractPartition } from "./_archive_totals.ts";
 
 /** What archive retention did in one pass. */
 export interface RetentionResult {
@@ -38,6 +39,7 @@ export async function applyRetention(
       const dropped = await ddlStep(pool, target, async (client) => {
         await client.query(`LOCK TABLE ${qualified(target)} IN ACCESS EXCLUSIVE MODE`);
         if (!(await allPastWindow(client, target, name, cutoffs))) return false;
+        await subtractPartition(client, target, name); // a DROP fires no DELETE trigger
         await client.query(`DROP TABLE ${quoteIdent(target.schema)}.${quoteIdent(name)}`);
         return true;
       });

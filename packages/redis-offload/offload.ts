@@ -1,7 +1,8 @@
 import { parseOptions, type Hook, type HookIdentity, type RedisClient, type ResourceFigure, type RunContext, type RunReport } from "@reclaim/core";
 import type { Pool } from "pg";
 import { Registry } from "prom-client";
-import { archiveStats, ensureArchiveTable, ensurePartition, insertRows, listPartitions, partitionBounds, partitionName, writeBatch, type ArchiveRow, type ArchiveTarget } from "./_archive.ts";
+import { ensureArchiveTable, ensurePartition, insertRows, listPartitions, partitionBounds, partitionName, writeBatch, type ArchiveRow, type ArchiveTarget } from "./_archive.ts";
+import { archiveStats } from "./_archive_totals.ts";
 import { offloadMetrics } from "./_metrics.ts";
 import { classify, globToRegExp, indexMember } from "./_record.ts";
 import { applyRetention, type RetentionResult } from "./_retention.ts";

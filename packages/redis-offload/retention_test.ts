@@ -2,6 +2,8 @@ import { createRunner } from "@reclaim/core";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { createRedisOffloadHook, type RedisOffloadHookOptions, type RedisOffloadReport } from "./offload.ts";
+import { ensureArchiveTable, insertRows } from "./_archive.ts";
+import { archiveStats } from "./_archive_totals.ts";
 import { archivedRows, DAY, openStores, partitions, type Stores } from "./_test_fixture.ts";
 
 const NOW = Date.UTC(2026, 11, 1, 12);
@@ -33,6 +35,14 @@ const day = (daysAgo: number) => `reclaim_archive_d${new Date(NOW - daysAgo * DA
 async function record(stores: Stores, key: string, daysAgo: number, hours = 0) {
   await stores.redis.set(`${stores.prefix}${key}`, JSON.stringify({ at: NOW - daysAgo * DAY + hours * 3_600_000 }));
 }
+
+/** Rows and payload bytes by kind, counted the slow way. */
+async function counted(stores: Stores): Promise<Map<string, { rows: number; bytes: number }>> {
+  const result = await stores.pool.query(`SELECT kind, count(*)::int AS rows, sum(pg_column_size(payload))::int AS bytes FROM "${stores.schema}".reclaim_archive GROUP BY kind`);
+  return new Map(result.rows.map((row) => [row.kind, { rows: row.rows, bytes: row.bytes }]));
+}
+
+const target = (stores: Stores) => ({ schema: stores.schema, table: "reclaim_archive", partition: "day" as const, lockTimeout: 200 });
 
 describe("archive retention", () => {
   it("drops a partition only when every row in it is past its kind's window, and deletes the other past-window rows in batches", async () => {
@@ -121,5 +131,47 @@ describe("archive retention", () => {
     expect(await stores.redis.exists(`${stores.prefix}done:same-day`)).toBe(0);
     const { report } = await pass(stores);
     expect(report?.sources[0]).toMatchObject({ archived: 1, deleted: 1, deferred: 0 });
+  });
+
+  it("keeps the archive's rows and payload bytes by kind equal to a count, through COPY, re-archives, deletes, drops and a DELETE by hand", async () => {
+    await using stores = await openStores();
+    await record(stores, "done:old", 200);
+    await record(stores, "fail:old", 200);
+    for (let i = 0; i < 5; i++) await record(stores, `done:mixed${i}`, 100, i);
+    await record(stores, "fail:mixed", 100);
+    await record(stores, "done:recent", 30);
+    await record(stores, "fail:recent", 30);
+    const first = await pass(stores);
+    expect(first.report?.retention).toMatchObject({ partitionsDropped: [day(200)], rowsDeleted: { completed: 5 } });
+    expect(await archiveStats(stores.pool, target(stores))).toEqual(await counted(stores));
+    expect((await archiveStats(stores.pool, target(stores))).get("failed")?.rows).toBe(2);
+
+    // The same record again (COPY refused, INSERT ... ON CONFLICT inserts nothing) and a new version of another.
+    await record(stores, "done:recent", 30);
+    await stores.redis.set(`${stores.prefix}fail:recent`, JSON.stringify({ at: NOW - 30 * DAY, version: 2 }));
+    await pass(stores);
+    expect(await archiveStats(stores.pool, target(stores))).toEqual(await counted(stores));
+    expect((await archiveStats(stores.pool, target(stores))).get("failed")?.rows).toBe(3);
+
+    await stores.pool.query(`DELETE FROM "${stores.schema}".reclaim_archive WHERE key = $1`, [`${stores.prefix}done:recent`]);
+    expect(await archiveStats(stores.pool, target(stores))).toEqual(await counted(stores));
+    expect((await archiveStats(stores.pool, target(stores))).has("completed")).toBe(false);
+  });
+
+  it("gives an archive made before the running totals its totals, counted once, and keeps them from then on", async () => {
+    await using stores = await openStores();
+    await ensureArchiveTable(stores.pool, target(stores));
+    // what an earlier version left: the archive without its totals table, trigger function and triggers
+    await stores.pool.query(`DROP TABLE "${stores.schema}".reclaim_archive_totals; DROP FUNCTION "${stores.schema}".reclaim_archive_tally() CASCADE`);
+    await record(stores, "fail:before", 20);
+    await pass(stores, { sources: [{ match: `${stores.prefix}fail:*`, kind: "failed", timeField: "at", hotFor: "14d", archiveFor: "180d" }] });
+    await stores.pool.query(`DROP TABLE "${stores.schema}".reclaim_archive_totals; DROP FUNCTION "${stores.schema}".reclaim_archive_tally() CASCADE`);
+    await record(stores, "fail:after", 20);
+    const { report } = await pass(stores);
+    expect(report?.sources[1]).toMatchObject({ archived: 1 });
+    expect(await archiveStats(stores.pool, target(stores))).toEqual(new Map([["failed", (await counted(stores)).get("failed")]]));
+    expect((await archiveStats(stores.pool, target(stores))).get("failed")?.rows).toBe(2);
+    await insertRows(stores.pool, target(stores), [{ key: `${stores.prefix}by-hand`, kind: "failed", redisType: "string", payload: "{}", time: NOW - 20 * DAY, digest: "00".repeat(20) }]);
+    expect((await archiveStats(stores.pool, target(stores))).get("failed")?.rows).toBe(3);
   });
 });
