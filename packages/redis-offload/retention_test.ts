@@ -36,6 +36,19 @@ async function record(stores: Stores, key: string, daysAgo: number, hours = 0) {
   await stores.redis.set(`${stores.prefix}${key}`, JSON.stringify({ at: NOW - daysAgo * DAY + hours * 3_600_000 }));
 }
 
+/** Records of both kinds at three ages, one partition each. */
+async function recordThreeAges(stores: Stores) {
+  // 200 days ago: completed and failed, both past their windows -> the partition goes
+  await record(stores, "done:old", 200);
+  await record(stores, "fail:old", 200);
+  // 100 days ago: completed past 90 d, failed inside 180 d -> the partition stays, the completed rows go
+  for (let i = 0; i < 5; i++) await record(stores, `done:mixed${i}`, 100, i);
+  await record(stores, "fail:mixed", 100);
+  // 30 days ago: both inside their windows
+  await record(stores, "done:recent", 30);
+  await record(stores, "fail:recent", 30);
+}
+
 /** Rows and payload bytes by kind, counted the slow way. */
 async function counted(stores: Stores): Promise<Map<string, { rows: number; bytes: number }>> {
   const result = await stores.pool.query(`SELECT kind, count(*)::int AS rows, sum(pg_column_size(payload))::int AS bytes FROM "${stores.schema}".reclaim_archive GROUP BY kind`);
@@ -47,15 +60,7 @@ const target = (stores: Stores) => ({ schema: stores.schema, table: "reclaim_arc
 describe("archive retention", () => {
   it("drops a partition only when every row in it is past its kind's window, and deletes the other past-window rows in batches", async () => {
     await using stores = await openStores();
-    // 200 days ago: completed and failed, both past their windows -> the partition goes
-    await record(stores, "done:old", 200);
-    await record(stores, "fail:old", 200);
-    // 100 days ago: completed past 90 d, failed inside 180 d -> the partition stays, the completed rows go
-    for (let i = 0; i < 5; i++) await record(stores, `done:mixed${i}`, 100, i);
-    await record(stores, "fail:mixed", 100);
-    // 30 days ago: both inside their windows
-    await record(stores, "done:recent", 30);
-    await record(stores, "fail:recent", 30);
+    await recordThreeAges(stores);
     const registry = new Registry();
     const { report, error } = await pass(stores, { registry });
     expect(error).toBeUndefined();
@@ -135,12 +140,7 @@ describe("archive retention", () => {
 
   it("keeps the archive's rows and payload bytes by kind equal to a count, through COPY, re-archives, deletes, drops and a DELETE by hand", async () => {
     await using stores = await openStores();
-    await record(stores, "done:old", 200);
-    await record(stores, "fail:old", 200);
-    for (let i = 0; i < 5; i++) await record(stores, `done:mixed${i}`, 100, i);
-    await record(stores, "fail:mixed", 100);
-    await record(stores, "done:recent", 30);
-    await record(stores, "fail:recent", 30);
+    await recordThreeAges(stores);
     const first = await pass(stores);
     expect(first.report?.retention).toMatchObject({ partitionsDropped: [day(200)], rowsDeleted: { completed: 5 } });
     expect(await archiveStats(stores.pool, target(stores))).toEqual(await counted(stores));
