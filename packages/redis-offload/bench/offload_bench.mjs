@@ -51,15 +51,30 @@ const redisUrl = `redis://127.0.0.1:${port}`;
 const redis = new Redis(redisUrl, { retryStrategy: (n) => (n > 50 ? null : 100) });
 redis.on("error", () => undefined); // the server may take a moment to listen
 const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 4 });
+// Autovacuum off while measuring (AUTOVACUUM=on keeps it): its vacuum and analyze of freshly loaded rows is Postgres'
+// background maintenance, the same for both, but it lands inside our pass (which commits batch by batch, as it must
+// before deleting from Redis) and after the floor's single COPY: it cost our pass 2-11 s of Postgres CPU in one
+// quiet run. Restored at exit.
+const autovacuumWas = (await pool.query("SHOW autovacuum")).rows[0].autovacuum;
+const autovacuumOff = process.env.AUTOVACUUM !== "on" && autovacuumWas === "on";
+if (autovacuumOff) {
+  await pool.query("ALTER SYSTEM SET autovacuum = off");
+  await pool.query("SELECT pg_reload_conf()");
+}
 try {
   await redis.ping();
   await pool.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
   await pool.query(`CREATE SCHEMA ${SCHEMA}`);
   console.log(isolation);
+  console.log(autovacuumOff ? "Postgres autovacuum off during the run (AUTOVACUUM=on keeps it)" : `Postgres autovacuum ${autovacuumWas}`);
   const results = [];
   for (let run = 0; run < RUNS; run++) results.push(await round(run));
   report(results);
 } finally {
+  if (autovacuumOff) {
+    await pool.query("ALTER SYSTEM RESET autovacuum");
+    await pool.query("SELECT pg_reload_conf()");
+  }
   await pool.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`).catch(() => undefined);
   await pool.end();
   redis.disconnect();
