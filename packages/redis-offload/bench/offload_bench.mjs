@@ -19,7 +19,7 @@
 // (the hook's batchSize and concurrency; default: the hook's defaults), OURS_NODE_ARGS (more node flags for our pass,
 // e.g. --cpu-prof), VERBOSE=1 (Redis's latency events), DATABASE_URL (a schema `bench_offload` is created and
 // dropped), REDIS_SERVER (default redis-server; started on a free port).
-import { execFile, spawn } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync, createReadStream } from "node:fs";
@@ -64,9 +64,15 @@ const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 4 });
 // quiet run. Restored at exit.
 const autovacuumWas = (await pool.query("SHOW autovacuum")).rows[0].autovacuum;
 const autovacuumOff = process.env.AUTOVACUUM !== "on" && autovacuumWas === "on";
+let autovacuumRestored = !autovacuumOff;
 if (autovacuumOff) {
   await pool.query("ALTER SYSTEM SET autovacuum = off");
   await pool.query("SELECT pg_reload_conf()");
+  // also when the run is interrupted (SIGINT exits without running the finally below)
+  for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, () => process.exit(130));
+  process.once("exit", () => {
+    if (!autovacuumRestored) execFileSync("psql", [DATABASE_URL, "-qc", "ALTER SYSTEM RESET autovacuum", "-c", "SELECT pg_reload_conf()"], { stdio: "ignore" });
+  });
 }
 try {
   await redis.ping();
@@ -85,6 +91,7 @@ try {
   if (autovacuumOff) {
     await pool.query("ALTER SYSTEM RESET autovacuum");
     await pool.query("SELECT pg_reload_conf()");
+    autovacuumRestored = true;
   }
   await pool.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`).catch(() => undefined);
   await pool.end();
