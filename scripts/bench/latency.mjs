@@ -88,7 +88,7 @@ export async function startPinger(port, host = "127.0.0.1") {
   return {
     stop: () =>
       new Promise((resolve) => {
-        proc.on("exit", () => resolve(JSON.parse(out)));
+        proc.on("close", () => resolve(JSON.parse(out))); // after its stdout is read to the end
         proc.kill("SIGTERM");
       }),
   };

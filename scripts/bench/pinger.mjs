@@ -30,6 +30,14 @@ socket.on("data", (chunk) => {
 });
 socket.once("connect", ping);
 process.on("SIGTERM", () => (stop = true));
+// The server gone, or the benchmark that started us: report what was measured and leave (at real-time priority a
+// client left behind would spin on core 0 and starve whatever runs there next).
+socket.on("error", () => undefined);
+socket.once("close", () => {
+  if (!stop) finish();
+  process.exit(0);
+});
+process.once("disconnect", () => process.exit(0));
 
 function finish() {
   samples.sort((a, b) => a - b);
