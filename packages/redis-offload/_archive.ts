@@ -71,16 +71,14 @@ function lockKey(target: ArchiveTarget): string {
 }
 
 /**
- * Runs one DDL step in its own transaction, under the archive's advisory lock (so replicas starting at once take
- * turns) and with `lock_timeout`: a lock conflict rolls back this step only and rejects with Postgres' error.
+ * Runs `work` in a transaction of its own on a pooled connection, with `lock_timeout` bounding every wait for a lock:
+ * committed when `work` resolves, rolled back when it throws (the error is rethrown).
  */
-export async function ddlStep<T>(pool: Pool, target: ArchiveTarget, step: (client: PoolClient) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(pool: Pool, target: Pick<ArchiveTarget, "lockTimeout">, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query("BEGIN");
-    await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(target.lockTimeout))}`);
-    await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [lockKey(target)]);
-    const result = await step(client);
+    await client.query(`BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.round(target.lockTimeout))}`);
+    const result = await work(client);
     await client.query("COMMIT");
     return result;
   } catch (err) {
@@ -89,6 +87,17 @@ export async function ddlStep<T>(pool: Pool, target: ArchiveTarget, step: (clien
   } finally {
     client.release();
   }
+}
+
+/**
+ * Runs one DDL step in its own transaction, under the archive's advisory lock (so replicas starting at once take
+ * turns) and with `lock_timeout`: a lock conflict rolls back this step only and rejects with Postgres' error.
+ */
+export function ddlStep<T>(pool: Pool, target: ArchiveTarget, step: (client: PoolClient) => Promise<T>): Promise<T> {
+  return inTransaction(pool, target, async (client) => {
+    await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [lockKey(target)]);
+    return step(client);
+  });
 }
 
 /**
@@ -240,28 +249,15 @@ export function copyBinary(rows: readonly ArchiveRow[]): Buffer {
  */
 export async function writeBatch(pool: Pool, target: ArchiveTarget, rows: readonly ArchiveRow[]): Promise<number> {
   if (rows.length === 0) return 0;
-  const client = await pool.connect();
-  const begin = `BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.round(target.lockTimeout))}`;
   try {
-    await client.query(begin);
-    try {
+    return await inTransaction(pool, target, async (client) => {
       const copy = client.query(copyFrom(`COPY ${qualified(target)} (key, kind, redis_type, payload, record_time, digest) FROM STDIN (FORMAT binary)`));
       copy.end(copyBinary(rows));
       await finished(copy);
-      await client.query("COMMIT");
       return rows.length;
-    } catch (err) {
-      if ((err as { code?: string }).code !== "23505") throw err;
-      await client.query("ROLLBACK");
-    }
-    await client.query(begin);
-    const inserted = await insertRows(client, target, rows);
-    await client.query("COMMIT");
-    return inserted;
+    });
   } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
+    if ((err as { code?: string }).code !== "23505") throw err;
   }
+  return inTransaction(pool, target, (client) => insertRows(client, target, rows));
 }

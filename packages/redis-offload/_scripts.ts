@@ -6,19 +6,23 @@
  * KEYS[1..]. ARGV[1] is "1" when KEYS[1] is the index.
  */
 
-/**
- * Reads a chunk of records and, with an index, whether each one's member is in it, in one atomic step. With an index,
- * ARGV[i] (i ≥ 2) is the member of KEYS[i]; the record's key counts as a member too. Returns, per record, three
- * elements: its type as a number ({@link READ_TYPES}: integers cost the client no allocation), its content (the GET
- * value, the HGETALL pairs, or "" for other types) and 1 or 0 (in the index).
- */
-export const READ_SCRIPT = `
+/** Both scripts' start: `first` is the first record's index in KEYS, `it` the index's type (nil without one). */
+const INDEX_PREAMBLE = `
 local first = 1
 local it = nil
 if ARGV[1] == '1' then
   first = 2
   it = redis.call('TYPE', KEYS[1]).ok
 end
+`;
+
+/**
+ * Reads a chunk of records and, with an index, whether each one's member is in it, in one atomic step. With an index,
+ * ARGV[i] (i ≥ 2) is the member of KEYS[i]; the record's key counts as a member too. Returns, per record, three
+ * elements: its type as a number ({@link READ_TYPES}: integers cost the client no allocation), its content (the GET
+ * value, the HGETALL pairs, or "" for other types) and 1 or 0 (in the index).
+ */
+export const READ_SCRIPT = `${INDEX_PREAMBLE}
 local codes = { none = 0, string = 1, hash = 2 }
 local out = {}
 for i = first, #KEYS do
@@ -49,13 +53,7 @@ export const READ_TYPES = ["none", "string", "hash", "other"] as const;
  * the SHA-1 (hex) of "s" followed by the value, and the value's length in bytes; for a hash, the field/value pairs,
  * compared byte for byte. Returns one outcome per record: 1 deleted, 0 changed (left alone), -1 gone already.
  */
-export const COMPARE_AND_DELETE_SCRIPT = `
-local first = 1
-local it = nil
-if ARGV[1] == '1' then
-  first = 2
-  it = redis.call('TYPE', KEYS[1]).ok
-end
+export const COMPARE_AND_DELETE_SCRIPT = `${INDEX_PREAMBLE}
 local onlyIndexed = ARGV[2] == '1'
 local a = 3
 local out = {}

@@ -1,7 +1,7 @@
 import { parseOptions, type Hook, type HookIdentity, type RedisClient, type ResourceFigure, type RunContext, type RunReport } from "@reclaim/core";
 import type { Pool } from "pg";
 import { Registry } from "prom-client";
-import { ensureArchiveTable, ensurePartition, insertRows, listPartitions, partitionBounds, partitionName, writeBatch, type ArchiveRow, type ArchiveTarget } from "./_archive.ts";
+import { ensureArchiveTable, ensurePartition, insertRows, inTransaction, listPartitions, partitionBounds, partitionName, writeBatch, type ArchiveRow, type ArchiveTarget } from "./_archive.ts";
 import { archiveStats } from "./_archive_totals.ts";
 import { offloadMetrics } from "./_metrics.ts";
 import { classify, globToRegExp, indexMember } from "./_record.ts";
@@ -104,6 +104,11 @@ export interface RedisOffloadHook extends Hook<RedisOffloadReport> {
 
 /** A record past `hotFor`, as read: what goes to the archive and what the compare-and-delete checks. */
 type DueRow = ArchiveRow & { expected: Array<string | Buffer>; member: string; bytes: number };
+
+/** A Postgres error of class 22 (data exception: a value the column refuses), as opposed to a lock or a lost server. */
+function isDataError(err: unknown): boolean {
+  return String((err as { code?: string }).code ?? "").startsWith("22");
+}
 
 async function resolveStore<T>(store: StoreGetter<T>): Promise<T> {
   return typeof store === "function" ? (store as () => Promise<T>)() : store;
@@ -320,14 +325,12 @@ export function createRedisOffloadHook(input: RedisOffloadHookOptions): RedisOff
             return rows;
           } catch (err) {
             metrics.writeFailures(source.kind, 1);
-            if (!String((err as { code?: string }).code ?? "").startsWith("22")) throw err;
+            if (!isDataError(err)) throw err;
           }
-          const conn = await db.connect();
-          try {
+          // Row by row, each under a savepoint, in one transaction: a row Postgres refuses waits (deferred).
+          const { kept, inserted } = await inTransaction(db, target, async (conn) => {
             const kept: DueRow[] = [];
             let inserted = 0;
-            await conn.query("BEGIN");
-            await conn.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(options.lockTimeout))}`);
             for (const row of rows) {
               await conn.query("SAVEPOINT r");
               try {
@@ -337,21 +340,16 @@ export function createRedisOffloadHook(input: RedisOffloadHookOptions): RedisOff
               } catch (err) {
                 await conn.query("ROLLBACK TO SAVEPOINT r");
                 metrics.writeFailures(source.kind, 1);
-                if (!String((err as { code?: string }).code ?? "").startsWith("22")) throw err;
+                if (!isDataError(err)) throw err;
                 result.deferred++;
                 oldestLeft = Math.min(oldestLeft, row.time);
               }
             }
-            await conn.query("COMMIT");
-            result.archived += inserted;
-            metrics.archived(source.kind, inserted);
-            return kept;
-          } catch (err) {
-            await conn.query("ROLLBACK").catch(() => undefined);
-            throw err;
-          } finally {
-            conn.release();
-          }
+            return { kept, inserted };
+          });
+          result.archived += inserted;
+          metrics.archived(source.kind, inserted);
+          return kept;
         }
       }
       let retention: RetentionResult | null = null;
