@@ -5,7 +5,41 @@
  * and `unlink` removes a link itself.
  */
 import { readdirSync, rmdirSync, unlinkSync } from "node:fs";
+import { createRequire } from "node:module";
 import { BLOCKS, DEV, MODE, MTIME, SIZE, statReader } from "@reclaim/core/stat_array";
+
+/** What the native `clearTree` (`native/clear_tree.c`) and its JavaScript fallback report for one directory. */
+export interface Cleared {
+  /** The directory is empty afterwards (the caller removes it). */
+  empty: boolean;
+  entries: number;
+  files: number;
+  size: number;
+  bytes: number;
+  otherFilesystem: number;
+  errors: string[];
+}
+
+/**
+ * The native deletion (`pnpm install` builds it with node-gyp): `openat`/`fstatat`/`unlinkat` relative to an open
+ * directory like `rm -rf`, where Node 20 can only look up the whole path of every entry, twice. `null` when it is not
+ * built, or when `RECLAIM_NATIVE=0` asks for the JavaScript deletion (which gives the same answers).
+ */
+export const nativeClearTree: ((dir: string, dev: number) => Cleared) | null = loadNative();
+
+function loadNative(): ((dir: string, dev: number) => Cleared) | null {
+  if (process.env.RECLAIM_NATIVE === "0") return null;
+  const require = createRequire(import.meta.url);
+  // From the sources (`_tree_tasks.ts`) or the build (`dist/_tree_tasks.js`).
+  for (const path of ["./build/Release/clear_tree.node", "../build/Release/clear_tree.node"]) {
+    try {
+      return (require(path) as { clearTree: (dir: string, dev: number) => Cleared }).clearTree;
+    } catch {
+      // not there: the next place, then the JavaScript deletion
+    }
+  }
+  return null;
+}
 
 /**
  * How a walk treats what it finds:
@@ -221,63 +255,72 @@ function walk(task: WalkTask): WalkResult {
 
 function remove(task: DeleteTask): DeleteResult {
   const result: DeleteResult = { op: "delete", done: [], errors: [] };
-  const fail = (err: unknown, path: string) => {
-    if (errno(err) !== "ENOENT" && result.errors.length < 20) result.errors.push(`${path}: ${(err as Error).message}`);
-  };
+  const clearTree = nativeClearTree ?? clearTreeJs;
   for (const [tag, top] of task.trees) {
-    const done = { tag, entries: 0, size: 0, bytes: 0, files: 0, otherFilesystem: 0 };
+    const { empty, errors, ...counts } = clearTree(top, task.dev);
+    const done = { tag, ...counts };
     result.done.push(done);
-    // Depth first; true when `dir` is empty afterwards.
-    const clear = (dir: string): boolean => {
-      let names: string[];
-      try {
-        names = readdirSync(dir);
-      } catch (err) {
-        fail(err, dir);
-        return false;
-      }
-      let empty = true;
-      for (const name of names) {
-        const path = `${dir}/${name}`;
-        try {
-          const st = stat(path); // its type now: a directory swapped for a link is unlinked, never entered
-          if (st === undefined) continue;
-          const size = st[SIZE] as number;
-          const bytes = (st[BLOCKS] as number) * 512;
-          if (((st[MODE] as number) & S_IFMT) === S_IFDIR) {
-            if (st[DEV] !== task.dev) {
-              done.otherFilesystem++;
-              empty = false;
-              continue;
-            }
-            if (clear(path)) {
-              rmdirSync(path);
-              done.entries++;
-              done.size += size;
-              done.bytes += bytes;
-            } else empty = false;
-          } else {
-            unlinkSync(path);
-            done.entries++;
-            done.files++;
-            done.size += size;
-            done.bytes += bytes;
-          }
-        } catch (err) {
-          fail(err, path);
-          if (errno(err) !== "ENOENT") empty = false;
-        }
-      }
-      return empty;
-    };
-    if (clear(top)) {
-      try {
-        rmdirSync(top);
-        done.entries++;
-      } catch (err) {
-        fail(err, top);
-      }
+    for (const e of errors) if (result.errors.length < 20) result.errors.push(e);
+    if (!empty) continue;
+    try {
+      rmdirSync(top);
+      done.entries++;
+    } catch (err) {
+      if (errno(err) !== "ENOENT" && result.errors.length < 20) result.errors.push(`${top}: ${(err as Error).message}`);
     }
   }
   return result;
+}
+
+/** `clearTree` in JavaScript: every entry `lstat`ed and unlinked by its whole path. */
+export function clearTreeJs(top: string, dev: number): Cleared {
+  const done: Cleared = { empty: false, entries: 0, size: 0, bytes: 0, files: 0, otherFilesystem: 0, errors: [] };
+  const fail = (err: unknown, path: string) => {
+    if (errno(err) !== "ENOENT" && done.errors.length < 20) done.errors.push(`${path}: ${(err as Error).message}`);
+  };
+  // Depth first; true when `dir` is empty afterwards.
+  const clear = (dir: string): boolean => {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch (err) {
+      fail(err, dir);
+      return errno(err) === "ENOENT";
+    }
+    let empty = true;
+    for (const name of names) {
+      const path = `${dir}/${name}`;
+      try {
+        const st = stat(path); // its type now: a directory swapped for a link is unlinked, never entered
+        if (st === undefined) continue;
+        const size = st[SIZE] as number;
+        const bytes = (st[BLOCKS] as number) * 512;
+        if (((st[MODE] as number) & S_IFMT) === S_IFDIR) {
+          if (st[DEV] !== dev) {
+            done.otherFilesystem++;
+            empty = false;
+            continue;
+          }
+          if (clear(path)) {
+            rmdirSync(path);
+            done.entries++;
+            done.size += size;
+            done.bytes += bytes;
+          } else empty = false;
+        } else {
+          unlinkSync(path);
+          done.entries++;
+          done.files++;
+          done.size += size;
+          done.bytes += bytes;
+        }
+      } catch (err) {
+        fail(err, path);
+        if (errno(err) !== "ENOENT") empty = false;
+      }
+    }
+    return empty;
+  };
+  done.empty = clear(top);
+  return done;
 }
