@@ -4,6 +4,7 @@ import { dirname, basename } from "node:path";
 import { cleanWorktrees } from "../dist/clean_worktrees.js";
 import { TreePool } from "../dist/_tree_pool.js";
 import { measureFolders } from "../dist/_walk.js";
+import { nativeClearTree } from "../dist/_tree_tasks.js";
 
 const [op, target, threads] = process.argv.slice(2);
 const started = performance.now();
@@ -36,6 +37,7 @@ if (op === "clean") {
     freedBytes: report.freedBytes,
     removed: report.removed,
     errors: report.errors.length,
+    nativeDelete: nativeClearTree !== null,
     maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
   }));
 } else if (op === "size") {

@@ -5,6 +5,7 @@
 // Alternates ours and the baseline (A B A B) and prints medians, ratios, peak memory and the load average.
 //
 //   npx tsc -b packages/worktrees && node packages/worktrees/bench/clean_bench.mjs [--rounds 3] [--files 200000] [--threads N]
+//   RECLAIM_NATIVE=0 measures the JavaScript deletion (the fallback when the native clearTree is not built).
 //
 // Needs root (mounts a tmpfs) and git.
 import { execFileSync, spawnSync } from "node:child_process";
@@ -99,6 +100,8 @@ try {
     files,
     rounds,
     load: loadavg().map((l) => Number(l.toFixed(2))),
+    // The native clearTree (built by pnpm install) or the JavaScript deletion (RECLAIM_NATIVE=0, or not built).
+    deletion: samples.clean.every((c) => c.nativeDelete) ? "native" : "javascript",
     pass: { totalMs: m(samples.clean, "totalMs"), cpuMs: m(samples.clean, "cpuMs"), untilOutMs: m(samples.clean, "untilOutMs"), renameMs: m(samples.clean, "renameMs"), maxRssMiB: m(samples.clean, "maxRssMiB"), freedBytes: m(samples.clean, "freedBytes"), removedBytes: m(samples.clean, "removedBytes") },
     rmRf: { ms: m(samples.rm, "ms"), cpuMs: m(samples.rm, "cpuMs"), maxRssMiB: m(samples.rm, "maxRssMiB") },
     passVsRm: Number((m(samples.clean, "totalMs") / m(samples.rm, "ms")).toFixed(2)),
