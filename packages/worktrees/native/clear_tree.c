@@ -26,6 +26,9 @@
 #include <unistd.h>
 
 #define MAX_ERRORS 20
+/* Deeper than this, a directory is left in place (reported): the recursion holds a descriptor and a stack frame per
+ * level, and a worker thread's stack is small. Real trees (node_modules, target) stay well under 100 levels. */
+#define MAX_DEPTH 1024
 
 typedef struct {
   dev_t dev;
@@ -86,8 +89,13 @@ static char **list_names(int fd, size_t *count) {
   return names;
 }
 
-/* Empties the open directory `fd` (whose path, for messages, is `path`); true when it is empty afterwards. */
-static int clear(int fd, const char *path, tally *t) {
+/* Empties the open directory `fd` (whose path, for messages, is `path`, `depth` levels below the top); true when it
+ * is empty afterwards. */
+static int clear(int fd, const char *path, int depth, tally *t) {
+  if (depth > MAX_DEPTH) {
+    note(t, path, "", "nested too deep (left in place)");
+    return 0;
+  }
   size_t count = 0;
   char **names = list_names(fd, &count);
   if (names == NULL) {
@@ -136,7 +144,7 @@ static int clear(int fd, const char *path, tally *t) {
     size_t n = strlen(path) + strlen(name) + 2;
     char *subpath = malloc(n);
     if (subpath != NULL) snprintf(subpath, n, "%s/%s", path, name);
-    int cleared = clear(sub, subpath != NULL ? subpath : path, t);
+    int cleared = clear(sub, subpath != NULL ? subpath : path, depth + 1, t);
     free(subpath);
     close(sub);
     if (!cleared) {
@@ -202,7 +210,7 @@ static napi_value clear_tree(napi_env env, napi_callback_info info) {
     t.other_filesystem++;
     close(fd);
   } else {
-    empty = clear(fd, dir, &t);
+    empty = clear(fd, dir, 0, &t);
     close(fd);
   }
   free(dir);
