@@ -4,9 +4,9 @@
  * modules and core's light `stat_array` entry. Never follows a symlink: entries are `lstat`ed or typed by `readdir`,
  * and `unlink` removes a link itself.
  */
-import { readdirSync, rmdirSync, unlinkSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readFileSync, rmdirSync, unlinkSync } from "node:fs";
 import { createRequire } from "node:module";
-import { BLOCKS, DEV, MODE, MTIME, SIZE, statReader } from "@reclaim/core/stat_array";
+import { BLOCKS, DEV, INO, MODE, MTIME, SIZE, statReader } from "@reclaim/core/stat_array";
 
 /** What the native `clearTree` (`native/clear_tree.c`) and its JavaScript fallback report for one directory. */
 export interface Cleared {
@@ -272,55 +272,126 @@ function remove(task: DeleteTask): DeleteResult {
   return result;
 }
 
-/** `clearTree` in JavaScript: every entry `lstat`ed and unlinked by its whole path. */
+/** Deeper than this, a directory is left in place and reported (as `native/clear_tree.c` does). */
+const MAX_DEPTH = 1024;
+const { O_DIRECTORY, O_NOFOLLOW, O_RDONLY } = constants;
+
+/** The mount an open descriptor is on (`/proc/self/fdinfo`): a bind mount has the same device, not the same mount. */
+function mountId(fd: number): string | undefined {
+  return /^mnt_id:\s*(\d+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"))?.[1];
+}
+
+/**
+ * `clearTree` in JavaScript, relative to open directories like the native one: each directory is opened with
+ * O_NOFOLLOW and entered only when it is the one `lstat`ed (device, inode) and on the top's mount; its entries are
+ * reached through `/proc/self/fd/N/name`, so a directory above swapped for a link redirects nothing.
+ */
 export function clearTreeJs(top: string, dev: number): Cleared {
   const done: Cleared = { empty: false, entries: 0, size: 0, bytes: 0, files: 0, otherFilesystem: 0, errors: [] };
-  const fail = (err: unknown, path: string) => {
-    if (errno(err) !== "ENOENT" && done.errors.length < 20) done.errors.push(`${path}: ${(err as Error).message}`);
+  const note = (path: string, message: string) => {
+    if (done.errors.length < 20) done.errors.push(`${path}: ${message}`);
   };
-  // Depth first; true when `dir` is empty afterwards.
-  const clear = (dir: string): boolean => {
-    let names: string[];
+  const fail = (err: unknown, path: string) => {
+    if (errno(err) !== "ENOENT") note(path, (err as Error).message);
+  };
+  const path = top.length > 1 ? top.replace(/\/+$/, "") || "/" : top; // "link/" would open what the link points to
+  let fd: number;
+  try {
+    fd = openSync(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  } catch (err) {
+    fail(err, path);
+    done.empty = errno(err) === "ENOENT";
+    return done;
+  }
+  let mount: string | undefined;
+  // Depth first; true when the open directory `fd` (`shown` in messages) is empty afterwards.
+  const clear = (fd: number, shown: string, depth: number): boolean => {
+    if (depth > MAX_DEPTH) {
+      note(shown, "nested too deep (left in place)");
+      return false;
+    }
+    const at = `/proc/self/fd/${fd}/`;
+    let names: Array<string | Buffer>;
     try {
-      names = readdirSync(dir);
+      names = readdirSync(at);
+      // A name that is not UTF-8 comes back mangled: those are taken as bytes.
+      if (names.some((name) => (name as string).includes("\uFFFD"))) {
+        names = readdirSync(at, { encoding: "buffer" }).map((name) => (name.toString().includes("\uFFFD") ? name : name.toString()));
+      }
     } catch (err) {
-      fail(err, dir);
-      return errno(err) === "ENOENT";
+      fail(err, shown);
+      return false;
     }
     let empty = true;
     for (const name of names) {
-      const path = `${dir}/${name}`;
+      const entry = typeof name === "string" ? at + name : Buffer.concat([Buffer.from(at), name]);
+      const show = `${shown}/${name.toString()}`;
       try {
-        const st = stat(path); // its type now: a directory swapped for a link is unlinked, never entered
+        const st = typeof entry === "string" ? stat(entry) : lstatArray(entry); // its type now: a link is unlinked, never entered
         if (st === undefined) continue;
         const size = st[SIZE] as number;
         const bytes = (st[BLOCKS] as number) * 512;
-        if (((st[MODE] as number) & S_IFMT) === S_IFDIR) {
-          if (st[DEV] !== dev) {
-            done.otherFilesystem++;
-            empty = false;
-            continue;
-          }
-          if (clear(path)) {
-            rmdirSync(path);
-            done.entries++;
-            done.size += size;
-            done.bytes += bytes;
-          } else empty = false;
-        } else {
-          unlinkSync(path);
+        if (((st[MODE] as number) & S_IFMT) !== S_IFDIR) {
+          unlinkSync(entry);
           done.entries++;
           done.files++;
           done.size += size;
           done.bytes += bytes;
+          continue;
         }
+        if (st[DEV] !== dev) {
+          done.otherFilesystem++;
+          empty = false;
+          continue;
+        }
+        const ino = st[INO];
+        const sub = openSync(entry, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+        let cleared = false;
+        try {
+          const opened = fstatSync(sub);
+          if (opened.dev !== dev || opened.ino !== ino) {
+            note(show, "changed while being deleted (left in place)");
+          } else if (mountId(sub) !== mount) {
+            done.otherFilesystem++; // a mount point (a bind mount of the same filesystem too): never entered
+          } else cleared = clear(sub, show, depth + 1);
+        } finally {
+          closeSync(sub);
+        }
+        if (!cleared) {
+          empty = false;
+          continue;
+        }
+        rmdirSync(entry);
+        done.entries++;
+        done.size += size;
+        done.bytes += bytes;
       } catch (err) {
-        fail(err, path);
+        fail(err, show);
         if (errno(err) !== "ENOENT") empty = false;
       }
     }
     return empty;
   };
-  done.empty = clear(top);
+  try {
+    if (fstatSync(fd).dev !== dev || (mount = mountId(fd)) === undefined) done.otherFilesystem++;
+    else done.empty = clear(fd, path, 0);
+  } catch (err) {
+    fail(err, path);
+  } finally {
+    closeSync(fd);
+  }
   return done;
+}
+
+/** `lstat` of a path given as bytes (a name that is not UTF-8), in the stat array's layout. */
+function lstatArray(path: Buffer): Float64Array | undefined {
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (st === undefined) return undefined;
+  const array = new Float64Array(18);
+  array[DEV] = st.dev;
+  array[MODE] = st.mode;
+  array[INO] = st.ino;
+  array[SIZE] = st.size;
+  array[BLOCKS] = st.blocks;
+  return array;
 }

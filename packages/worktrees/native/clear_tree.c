@@ -11,7 +11,8 @@
  *
  * Safety: every entry is `fstatat`ed without following a link before anything is done to it; a directory is opened
  * with O_NOFOLLOW | O_DIRECTORY and entered only if the opened directory is the one that was `fstatat`ed (same device
- * and inode), so a directory swapped for a link or for another directory in between is not entered; `unlinkat` on a
+ * and inode) and on the same mount as the top (`statx` mount id: a bind mount of the same filesystem is another
+ * mount), so a directory swapped for a link or for another directory in between is not entered; `unlinkat` on a
  * name removes that name only (a link itself), and refuses a directory swapped in (EISDIR), which then stays.
  */
 #define _GNU_SOURCE
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define MAX_ERRORS 20
@@ -32,6 +34,8 @@
 
 typedef struct {
   dev_t dev;
+  /* The mount of the top directory (`statx` STATX_MNT_ID): a bind mount has the same device, not the same mount. */
+  unsigned long long mnt_id;
   double entries, files, size, bytes, other_filesystem;
   int error_count;
   char *errors[MAX_ERRORS];
@@ -134,11 +138,18 @@ static int clear(int fd, const char *path, int depth, tally *t) {
       note_errno(t, path, name, errno);
       continue;
     }
-    struct stat opened;
-    if (fstat(sub, &opened) != 0 || opened.st_dev != st.st_dev || opened.st_ino != st.st_ino) {
+    struct statx opened;
+    if (statx(sub, "", AT_EMPTY_PATH, STATX_INO | STATX_MNT_ID, &opened) != 0 ||
+        makedev(opened.stx_dev_major, opened.stx_dev_minor) != st.st_dev || opened.stx_ino != st.st_ino) {
       close(sub);
       empty = 0;
       note(t, path, name, "changed while being deleted (left in place)");
+      continue;
+    }
+    if (!(opened.stx_mask & STATX_MNT_ID) || opened.stx_mnt_id != t->mnt_id) {
+      close(sub); /* a mount point (a bind mount of the same filesystem too): never entered */
+      t->other_filesystem++;
+      empty = 0;
       continue;
     }
     size_t n = strlen(path) + strlen(name) + 2;
@@ -195,6 +206,7 @@ static napi_value clear_tree(napi_env env, napi_callback_info info) {
     return NULL;
   }
   CHECK(napi_get_value_string_utf8(env, argv[0], dir, len + 1, &len));
+  while (len > 1 && dir[len - 1] == '/') dir[--len] = 0; /* "link/" would open what the link points to */
   double dev;
   CHECK(napi_get_value_double(env, argv[1], &dev));
 
@@ -202,14 +214,17 @@ static napi_value clear_tree(napi_env env, napi_callback_info info) {
   t.dev = (dev_t)dev;
   int empty = 0;
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  struct stat st;
+  struct statx st;
   if (fd < 0) {
-    note_errno(&t, dir, "", errno);
-    empty = errno == ENOENT;
-  } else if (fstat(fd, &st) != 0 || st.st_dev != t.dev) {
+    int err = errno;
+    note_errno(&t, dir, "", err);
+    empty = err == ENOENT;
+  } else if (statx(fd, "", AT_EMPTY_PATH, STATX_INO | STATX_MNT_ID, &st) != 0 || !(st.stx_mask & STATX_MNT_ID) ||
+             makedev(st.stx_dev_major, st.stx_dev_minor) != t.dev) {
     t.other_filesystem++;
     close(fd);
   } else {
+    t.mnt_id = st.stx_mnt_id;
     empty = clear(fd, dir, 0, &t);
     close(fd);
   }
