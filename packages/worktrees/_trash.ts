@@ -1,8 +1,10 @@
-import type * as NodeFs from "node:fs";
-import { lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmdirSync, statSync, unlinkSync } from "node:fs";
+import { closeSync, fstatSync, lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmdirSync, statSync, unlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { OWNER, ownerIsLive } from "@reclaim/core";
 import type { TreePool } from "./_tree_pool.ts";
+import { type DeleteTask, listNames, mountId, openDirectory } from "./_tree_tasks.ts";
+
+type Subtree = DeleteTask["trees"][number];
 
 /** Name of the trash folder inside a worktree's own git directory (`<common>/worktrees/<id>/reclaim-trash`). */
 export const ADMIN_TRASH = "reclaim-trash";
@@ -116,9 +118,16 @@ export async function removeTrees(
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== "ENOENT" && result.errors.length < 20) result.errors.push(`${path}: ${(err as Error).message}`);
   };
-  // Split: breadth first through the first levels, unlinking what is not a directory on the way.
+  // Split: breadth first through the first levels, unlinking what is not a directory on the way. Each directory is
+  // opened without following a link and read only if it is the one `lstat`ed and on its root's mount; its entries are
+  // reached through `/proc/self/fd/N/`, so a directory above swapped for a link redirects nothing.
   const upper: string[] = [];
-  let frontier: Array<[root: number, dir: string]> = [];
+  const mounts: number[] = [];
+  const changed = (dir: string) => {
+    if (result.errors.length < 20) result.errors.push(`${dir}: changed while being deleted (left in place)`);
+  };
+  let frontier: Subtree[] = [];
+  const whole: Subtree[] = []; // not split further (a name that is not UTF-8 inside): a worker empties it
   for (const [index, root] of roots.entries()) {
     try {
       const st = lstatSync(root);
@@ -128,46 +137,77 @@ export async function removeTrees(
         result.entries++;
       } else if (st.dev !== dev) result.otherFilesystem++;
       else {
-        count(index, st, false);
-        frontier.push([index, root]);
+        const fd = openDirectory(root);
+        try {
+          if (fstatSync(fd).ino !== st.ino) changed(root);
+          else {
+            mounts[index] = mountId(fd)!;
+            count(index, st, false);
+            frontier.push([index, root, st.ino, mounts[index]]);
+          }
+        } finally {
+          closeSync(fd);
+        }
       }
     } catch (err) {
       note(err, root);
     }
   }
   for (let depth = 0; depth < 4 && frontier.length > 0 && frontier.length < 64 * pool.threads; depth++) {
-    const next: Array<[number, string]> = [];
-    for (const [index, dir] of frontier) {
-      upper.push(dir);
-      let entries: NodeFs.Dirent[];
+    const next: Subtree[] = [];
+    for (const subtree of frontier) {
+      const [index, dir, ino, mount] = subtree;
+      let fd: number;
       try {
-        entries = readdirSync(dir, { withFileTypes: true });
+        fd = openDirectory(dir);
       } catch (err) {
         note(err, dir);
         continue;
       }
-      for (const entry of entries) {
-        const path = `${dir}/${entry.name}`;
-        try {
-          const st = lstatSync(path); // its type now, not readdir's: a directory swapped for a link is unlinked
-          if (st.isDirectory()) {
-            if (st.dev !== dev) result.otherFilesystem++;
-            else {
-              count(index, st, false);
-              next.push([index, path]);
-            }
-          } else {
-            unlinkSync(path);
-            count(index, st, true);
-            result.entries++;
-          }
-        } catch (err) {
-          note(err, path);
+      try {
+        if (fstatSync(fd).ino !== ino) {
+          changed(dir);
+          continue;
         }
+        if (mountId(fd) !== mount) {
+          result.otherFilesystem++; // a mount point (a bind mount of the same filesystem too): never entered
+          continue;
+        }
+        const at = `/proc/self/fd/${fd}/`;
+        const names = listNames(at);
+        if (names.some((name) => typeof name !== "string")) {
+          whole.push(subtree);
+          continue;
+        }
+        upper.push(dir);
+        for (const name of names as string[]) {
+          const path = `${dir}/${name}`;
+          try {
+            const st = lstatSync(at + name); // its type now, not readdir's: a directory swapped for a link is unlinked
+            if (st.isDirectory()) {
+              if (st.dev !== dev) result.otherFilesystem++;
+              else {
+                count(index, st, false);
+                next.push([index, path, st.ino, mount]);
+              }
+            } else {
+              unlinkSync(at + name);
+              count(index, st, true);
+              result.entries++;
+            }
+          } catch (err) {
+            note(err, path);
+          }
+        }
+      } catch (err) {
+        note(err, dir);
+      } finally {
+        closeSync(fd);
       }
     }
     frontier = next;
   }
+  frontier.push(...whole);
   const progress = () => {
     try {
       options.onProgress?.(result.entries);

@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import type { Worker } from "node:worker_threads";
 import { AbortedError, startModuleWorker } from "@reclaim/core";
-import type { DeleteResult, TreeResult, TreeTask, WalkMode, WalkResult } from "./_tree_tasks.ts";
+import type { DeleteResult, DeleteTask, TreeResult, TreeTask, WalkMode, WalkResult } from "./_tree_tasks.ts";
 
 /** Tasks in flight per worker, so a worker never waits for the calling thread. */
 const IN_FLIGHT_PER_WORKER = 2;
@@ -95,13 +95,16 @@ export class TreePool implements AsyncDisposable {
     return totals;
   }
 
-  /** Deletes subtrees (each `[tag, dir]`) on the device `dev`; `onResult` gets each task's result as it comes. */
-  async remove(trees: ReadonlyArray<[tag: number, dir: string]>, dev: number, onResult: (result: DeleteResult) => void, signal?: AbortSignal): Promise<void> {
+  /**
+   * Deletes subtrees (each `[tag, dir, ino, mountId]`: entered only if `dir` is still that directory on that mount) on
+   * the device `dev`; `onResult` gets each task's result as it comes.
+   */
+  async remove(trees: ReadonlyArray<DeleteTask["trees"][number]>, dev: number, onResult: (result: DeleteResult) => void, signal?: AbortSignal): Promise<void> {
     let at = 0;
     const next = (): TreeTask | null => {
       if (at >= trees.length) return null;
       const take = Math.max(1, Math.min(DELETE_TREES_PER_TASK, Math.floor((trees.length - at) / (this.threads * 8))));
-      const batch = trees.slice(at, at + take) as Array<[number, string]>;
+      const batch = trees.slice(at, at + take);
       at += take;
       return { op: "delete", trees: batch, dev };
     };

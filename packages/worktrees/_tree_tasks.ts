@@ -25,15 +25,18 @@ export interface Cleared {
  * directory like `rm -rf`, where Node 20 can only look up the whole path of every entry, twice. `null` when it is not
  * built, or when `RECLAIM_NATIVE=0` asks for the JavaScript deletion (which gives the same answers).
  */
-export const nativeClearTree: ((dir: string, dev: number) => Cleared) | null = loadNative();
+export const nativeClearTree: ClearTree | null = loadNative();
 
-function loadNative(): ((dir: string, dev: number) => Cleared) | null {
+/** Empties `dir`; given `ino` and `mountId`, only if `dir` is still that directory on that mount. */
+export type ClearTree = (dir: string, dev: number, ino?: number, mountId?: number) => Cleared;
+
+function loadNative(): ClearTree | null {
   if (process.env.RECLAIM_NATIVE === "0") return null;
   const require = createRequire(import.meta.url);
   // From the sources (`_tree_tasks.ts`) or the build (`dist/_tree_tasks.js`).
   for (const path of ["./build/Release/clear_tree.node", "../build/Release/clear_tree.node"]) {
     try {
-      return (require(path) as { clearTree: (dir: string, dev: number) => Cleared }).clearTree;
+      return (require(path) as { clearTree: ClearTree }).clearTree;
     } catch {
       // not there: the next place, then the JavaScript deletion
     }
@@ -101,8 +104,8 @@ export interface WalkResult {
 /** Delete whole subtrees depth first; each root's directory itself too. */
 export interface DeleteTask {
   op: "delete";
-  /** Per subtree: the caller's tag and the directory. */
-  trees: Array<[tag: number, dir: string]>;
+  /** Per subtree: the caller's tag, the directory, its inode and its tree's mount id (it is entered only if it is still that directory on that mount). */
+  trees: Array<[tag: number, dir: string, ino: number, mountId: number]>;
   dev: number;
 }
 
@@ -256,8 +259,8 @@ function walk(task: WalkTask): WalkResult {
 function remove(task: DeleteTask): DeleteResult {
   const result: DeleteResult = { op: "delete", done: [], errors: [] };
   const clearTree = nativeClearTree ?? clearTreeJs;
-  for (const [tag, top] of task.trees) {
-    const { empty, errors, ...counts } = clearTree(top, task.dev);
+  for (const [tag, top, ino, mount] of task.trees) {
+    const { empty, errors, ...counts } = clearTree(top, task.dev, ino, mount);
     const done = { tag, ...counts };
     result.done.push(done);
     for (const e of errors) if (result.errors.length < 20) result.errors.push(e);
@@ -277,8 +280,21 @@ const MAX_DEPTH = 1024;
 const { O_DIRECTORY, O_NOFOLLOW, O_RDONLY } = constants;
 
 /** The mount an open descriptor is on (`/proc/self/fdinfo`): a bind mount has the same device, not the same mount. */
-function mountId(fd: number): string | undefined {
-  return /^mnt_id:\s*(\d+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"))?.[1];
+export function mountId(fd: number): number | undefined {
+  const id = /^mnt_id:\s*(\d+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"))?.[1];
+  return id === undefined ? undefined : Number(id);
+}
+
+/** Opens a directory without following a link (the last name; `/proc/self/fd/N/name` for no lookup above it). */
+export function openDirectory(path: string | Buffer): number {
+  return openSync(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+}
+
+/** The names in a directory; a name that is not UTF-8 (it would come back mangled) as bytes. */
+export function listNames(dir: string): Array<string | Buffer> {
+  const names = readdirSync(dir);
+  if (!names.some((name) => name.includes("\uFFFD"))) return names;
+  return readdirSync(dir, { encoding: "buffer" }).map((name) => (name.toString().includes("\uFFFD") ? name : name.toString()));
 }
 
 /**
@@ -286,7 +302,7 @@ function mountId(fd: number): string | undefined {
  * O_NOFOLLOW and entered only when it is the one `lstat`ed (device, inode) and on the top's mount; its entries are
  * reached through `/proc/self/fd/N/name`, so a directory above swapped for a link redirects nothing.
  */
-export function clearTreeJs(top: string, dev: number): Cleared {
+export function clearTreeJs(top: string, dev: number, ino?: number, topMount?: number): Cleared {
   const done: Cleared = { empty: false, entries: 0, size: 0, bytes: 0, files: 0, otherFilesystem: 0, errors: [] };
   const note = (path: string, message: string) => {
     if (done.errors.length < 20) done.errors.push(`${path}: ${message}`);
@@ -297,13 +313,13 @@ export function clearTreeJs(top: string, dev: number): Cleared {
   const path = top.length > 1 ? top.replace(/\/+$/, "") || "/" : top; // "link/" would open what the link points to
   let fd: number;
   try {
-    fd = openSync(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    fd = openDirectory(path);
   } catch (err) {
     fail(err, path);
     done.empty = errno(err) === "ENOENT";
     return done;
   }
-  let mount: string | undefined;
+  let mount: number | undefined;
   // Depth first; true when the open directory `fd` (`shown` in messages) is empty afterwards.
   const clear = (fd: number, shown: string, depth: number): boolean => {
     if (depth > MAX_DEPTH) {
@@ -313,11 +329,7 @@ export function clearTreeJs(top: string, dev: number): Cleared {
     const at = `/proc/self/fd/${fd}/`;
     let names: Array<string | Buffer>;
     try {
-      names = readdirSync(at);
-      // A name that is not UTF-8 comes back mangled: those are taken as bytes.
-      if (names.some((name) => (name as string).includes("\uFFFD"))) {
-        names = readdirSync(at, { encoding: "buffer" }).map((name) => (name.toString().includes("\uFFFD") ? name : name.toString()));
-      }
+      names = listNames(at);
     } catch (err) {
       fail(err, shown);
       return false;
@@ -345,7 +357,7 @@ export function clearTreeJs(top: string, dev: number): Cleared {
           continue;
         }
         const ino = st[INO];
-        const sub = openSync(entry, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+        const sub = openDirectory(entry);
         let cleared = false;
         try {
           const opened = fstatSync(sub);
@@ -373,7 +385,11 @@ export function clearTreeJs(top: string, dev: number): Cleared {
     return empty;
   };
   try {
-    if (fstatSync(fd).dev !== dev || (mount = mountId(fd)) === undefined) done.otherFilesystem++;
+    const opened = fstatSync(fd);
+    mount = mountId(fd);
+    if (opened.dev !== dev || mount === undefined) done.otherFilesystem++;
+    else if (ino !== undefined && opened.ino !== ino) note(path, "changed while being deleted (left in place)");
+    else if (topMount !== undefined && mount !== topMount) done.otherFilesystem++; // a mount point: never entered
     else done.empty = clear(fd, path, 0);
   } catch (err) {
     fail(err, path);

@@ -162,7 +162,7 @@ describe("clearTree()", () => {
       expect(existsSync(join(tree, "d/d/d")), name).toBe(true);
       execFileSync("rm", ["-rf", join(tree, "d")]);
     }
-  });
+  }, 180_000);
 
   it("never deletes outside the tree while another process keeps swapping a directory in it for a link to outside", async () => {
     await using dir = await tempDir("wt-clear-");
@@ -203,5 +203,18 @@ describe("clearTree()", () => {
         expect(readdirSync(join(outside, "sub")).length, `${name} round ${round}`).toBe(50);
       }
     }
+  }, 300_000);
+
+  it("leaves a top that is no longer the directory the caller found (inode) or not on its tree's mount", async () => {
+    await using dir = await tempDir("wt-clear-");
+    const tree = join(dir.path, "tree");
+    mkdirSync(join(tree, "a"), { recursive: true });
+    writeFileSync(join(tree, "a/file"), "x");
+    const st = lstatSync(tree);
+    for (const [name, clear] of both) {
+      expect(clear(tree, st.dev, st.ino + 1, 0), name).toMatchObject({ empty: false, entries: 0 });
+      expect(clear(tree, st.dev, st.ino, 999_999_999), name).toMatchObject({ empty: false, entries: 0, otherFilesystem: 1 });
+    }
+    expect(readFileSync(join(tree, "a/file"), "utf8")).toBe("x");
   });
 });

@@ -1,9 +1,13 @@
 /*
- * clearTree(dir, dev): empties the directory `dir` the way `rm -rf` does — every step relative to an open directory
+ * clearTree(dir, dev[, ino, mountId]): empties the directory `dir` the way `rm -rf` does — every step relative to an open directory
  * (`openat`, `fstatat`, `unlinkat`), so no path is looked up twice and no symlink is ever followed — and measures
  * what it unlinks (`st_size`, `st_blocks * 512`), which Node 20 cannot do without a lookup of the whole path per
  * entry. Runs on the worktrees hook's worker threads (`_tree_tasks.ts`); the JavaScript deletion there is the
  * fallback when this addon is not built, and gives the same answers.
+ *
+ * Given `ino` and `mountId` (as found by the caller when it split a tree: the inode of `dir` and the mount id of the
+ * tree's top), `dir` is entered only if it is still that directory on that mount — a directory above it swapped for a
+ * link in between, or a mount made on it, leaves it in place.
  *
  * Returns { empty, entries, files, size, bytes, otherFilesystem, errors }: whether `dir` is empty afterwards (the
  * caller removes it), what was unlinked, directories on another filesystem than `dev` (never entered, left in
@@ -191,11 +195,11 @@ static napi_value set_number(napi_env env, napi_value obj, const char *key, doub
 }
 
 static napi_value clear_tree(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 2) {
-    napi_throw_type_error(env, NULL, "clearTree(dir, dev): two arguments");
+    napi_throw_type_error(env, NULL, "clearTree(dir, dev[, ino, mountId]): two or four arguments");
     return NULL;
   }
   size_t len;
@@ -207,8 +211,12 @@ static napi_value clear_tree(napi_env env, napi_callback_info info) {
   }
   CHECK(napi_get_value_string_utf8(env, argv[0], dir, len + 1, &len));
   while (len > 1 && dir[len - 1] == '/') dir[--len] = 0; /* "link/" would open what the link points to */
-  double dev;
+  double dev, want_ino = -1, want_mount = -1;
   CHECK(napi_get_value_double(env, argv[1], &dev));
+  if (argc >= 4) {
+    CHECK(napi_get_value_double(env, argv[2], &want_ino));
+    CHECK(napi_get_value_double(env, argv[3], &want_mount));
+  }
 
   tally t = {0};
   t.dev = (dev_t)dev;
@@ -222,6 +230,12 @@ static napi_value clear_tree(napi_env env, napi_callback_info info) {
   } else if (statx(fd, "", AT_EMPTY_PATH, STATX_INO | STATX_MNT_ID, &st) != 0 || !(st.stx_mask & STATX_MNT_ID) ||
              makedev(st.stx_dev_major, st.stx_dev_minor) != t.dev) {
     t.other_filesystem++;
+    close(fd);
+  } else if (want_ino >= 0 && (double)st.stx_ino != want_ino) {
+    note(&t, dir, "", "changed while being deleted (left in place)");
+    close(fd);
+  } else if (want_mount >= 0 && (double)st.stx_mnt_id != want_mount) {
+    t.other_filesystem++; /* a mount point: never entered */
     close(fd);
   } else {
     t.mnt_id = st.stx_mnt_id;
