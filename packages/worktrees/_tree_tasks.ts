@@ -123,6 +123,13 @@ const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
 const S_IFLNK = 0o120000;
 
+/**
+ * What `readdir` gives for a name that is not UTF-8: the walks cannot look it up (a `.git` below it would be missed),
+ * so an artifact folder holding one is kept.
+ */
+const NOT_UTF8 = "\uFFFD";
+const NOT_UTF8_MESSAGE = "a name that is not UTF-8 (not walked)";
+
 /** Names never walked at any depth in activity mode: git's own data, and reclaim's in-worktree trash. */
 export const WALK_SKIP: ReadonlySet<string> = new Set([".git", ".reclaim-trash"]);
 
@@ -168,6 +175,7 @@ function walk(task: WalkTask): WalkResult {
       seen += entries.length;
       for (const entry of entries) {
         const path = `${dir}/${entry.name}`;
+        if (entry.name.includes(NOT_UTF8)) hazard("unreadable", path, NOT_UTF8_MESSAGE);
         if (entry.name === ".git") hazard("git", path, "a git repository");
         if (!entry.isDirectory()) {
           result.files++;
@@ -199,6 +207,7 @@ function walk(task: WalkTask): WalkResult {
     for (const name of names) {
       if (task.mode === "activity" && WALK_SKIP.has(name)) continue;
       const path = `${dir}/${name}`;
+      if (task.mode === "measure" && name.includes(NOT_UTF8)) hazard("unreadable", path, NOT_UTF8_MESSAGE);
       let st;
       try {
         st = stat(path);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, utimesSync } from "node:fs";
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "@reclaim/core/testing";
 import { afterEach, describe, expect, it } from "vitest";
@@ -220,6 +220,24 @@ describe("cleanWorktrees()", () => {
     expect(byPath["target"]).toMatchObject({ action: "kept", reason: "holds a git repository (target/pkg-1/.git)" });
     expect(byPath["dist"]?.action).toBe("removed");
     expect(existsSync(join(wt, "target/pkg-1/.git/HEAD"))).toBe(true);
+  });
+
+  it("keeps an artifact folder that holds a git repository below a name that is not UTF-8 (the walks cannot look it up)", async () => {
+    await using dir = await tempDir("wt-nested-");
+    const main = makeRepo(dir.path);
+    const wt = addWorktree(main, "nested");
+    fillArtifact(join(wt, "target"));
+    const odd = Buffer.concat([Buffer.from(join(wt, "target") + "/"), Buffer.from([0xff, 0xfe])]);
+    mkdirSync(Buffer.concat([odd, Buffer.from("/.git")]), { recursive: true });
+    writeFileSync(Buffer.concat([odd, Buffer.from("/.git/HEAD")]), "ref: refs/heads/main\n");
+    fillArtifact(join(wt, "dist"));
+
+    const report = await pass(main);
+
+    const byPath = Object.fromEntries(find(report, wt).artifacts.map((a) => [a.path, a]));
+    expect(byPath["target"]?.action).toBe("kept");
+    expect(byPath["dist"]?.action).toBe("removed");
+    expect(existsSync(Buffer.concat([odd, Buffer.from("/.git/HEAD")]))).toBe(true);
   });
 
   it("keeps the uncommitted changes of a dirty idle worktree", async () => {
