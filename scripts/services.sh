@@ -82,20 +82,37 @@ pg_bin() {
   [ -n "$dir" ] && echo "$dir"
 }
 
+# Runs a shell command line as the postgres user when root (Postgres refuses to run as root), else as is.
+as_postgres() { if [ "$(id -u)" = 0 ]; then su postgres -s /bin/sh -c "$1"; else sh -c "$1"; fi; }
+
+# Starts a Postgres cluster in DATA (initdb first when it holds none) on 127.0.0.1:PORT with its socket in DATA; the
+# rest of the arguments go to the server (e.g. -c fsync=off). DATA, its log and socket belong to the postgres user.
+pg_cluster_start() {
+  local data port="$2"; data=$(realpath -m "$1"); shift 2
+  local bin; bin=$(pg_bin) || die "no Postgres under /usr/lib/postgresql"
+  mkdir -p "$data"; [ "$(id -u)" = 0 ] && chown postgres:postgres "$data"; chmod 700 "$data"
+  if [ ! -f "$data/PG_VERSION" ]; then
+    as_postgres "'$bin/initdb' -D '$data' -U postgres --auth=trust -E UTF8 >/dev/null" >&2
+  fi
+  as_postgres "'$bin/pg_ctl' -D '$data' -l '$data/server.log' -w -o \"-p $port -k '$data' -c listen_addresses=127.0.0.1 $*\" start >/dev/null" >&2 \
+    || die "Postgres did not start (see $data/server.log)"
+}
+
+# Stops the cluster in DATA (fast shutdown), if it runs.
+pg_cluster_stop() {
+  [ -f "$1/postmaster.pid" ] || return 0
+  as_postgres "'$(pg_bin)/pg_ctl' -D '$1' stop -m fast >/dev/null" >&2
+}
+
 ensure_postgres() {
   if [ -n "${DATABASE_URL:-}" ]; then echo "export DATABASE_URL='$DATABASE_URL'"; return; fi
   local url="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
   if ! pg_isready -q -h 127.0.0.1 -p "$PG_PORT" 2>/dev/null; then
     [ -n "$(pg_bin)" ] || apt_install postgresql || die "Postgres is missing: set DATABASE_URL or install postgresql"
     [ "$(id -u)" = 0 ] || die "Postgres is not running on 127.0.0.1:$PG_PORT: set DATABASE_URL"
-    local bin; bin=$(pg_bin)
-    local data="$STATE/postgres"
-    mkdir -p "$data"; chown postgres:postgres "$data"; chmod 700 "$data"
-    if [ ! -f "$data/PG_VERSION" ]; then
-      su postgres -s /bin/sh -c "'$bin/initdb' -D '$data' -U postgres --auth=trust -E UTF8 >/dev/null" >&2
-    fi
-    su postgres -s /bin/sh -c "'$bin/pg_ctl' -D '$data' -l '$data/server.log' -w -o \"-p $PG_PORT -k '$data' -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off\" start >/dev/null" >&2 \
-      || die "Postgres did not start (see $data/server.log)"
+    # fsync and full-page writes off: a test-suite speed choice, no production server runs like this (benchmarks
+    # that write to Postgres start a cluster of their own with the defaults: scripts/bench/postgres.mjs)
+    pg_cluster_start "$STATE/postgres" "$PG_PORT" -c fsync=off -c full_page_writes=off
     log "postgres started on 127.0.0.1:$PG_PORT"
   fi
   echo "export DATABASE_URL='$url'"
@@ -134,6 +151,9 @@ case "$what" in
   stop)
     redis-cli -p "$REDIS_PORT" shutdown nosave 2>/dev/null || true
     for port in $CLUSTER_PORTS; do redis-cli -p "$port" shutdown nosave 2>/dev/null || true; done
-    [ -d "$STATE/postgres" ] && su postgres -s /bin/sh -c "$(pg_bin)/pg_ctl -D '$STATE/postgres' stop -m fast" >&2 || true ;;
-  *) die "usage: services.sh [all|redis|redis-cluster|postgres|docker|stop]" ;;
+    pg_cluster_stop "$STATE/postgres" || true ;;
+  # a Postgres cluster of a benchmark's own (scripts/bench/postgres.mjs): pg-start DATA PORT [server args], pg-stop DATA
+  pg-start) [ $# -ge 3 ] || die "usage: services.sh pg-start DATA PORT [-c name=value ...]"; shift; pg_cluster_start "$@" ;;
+  pg-stop) [ $# -eq 2 ] || die "usage: services.sh pg-stop DATA"; pg_cluster_stop "$2" ;;
+  *) die "usage: services.sh [all|redis|redis-cluster|postgres|docker|stop|pg-start DATA PORT [args]|pg-stop DATA]" ;;
 esac

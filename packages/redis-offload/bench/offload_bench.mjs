@@ -17,8 +17,14 @@
 // RECORDS (default 1000000), SAMPLE (naive loop, default 20000), RUNS (A/B rounds, default 1), WARMUP (rounds run
 // first and not reported, default 1: see below), BATCH and CONCURRENCY
 // (the hook's batchSize and concurrency; default: the hook's defaults), OURS_NODE_ARGS (more node flags for our pass,
-// e.g. --cpu-prof), VERBOSE=1 (Redis's latency events), DATABASE_URL (a schema `bench_offload` is created and
-// dropped), REDIS_SERVER (default redis-server; started on a free port).
+// e.g. --cpu-prof), VERBOSE=1 (Redis's latency events), REDIS_SERVER (default redis-server; started on a free port).
+//
+// PG=durable (the default) runs ours, the floor and the naive loop against a temporary Postgres of the benchmark's
+// own with the server's default durability — fsync, synchronous_commit and full_page_writes on, data on the real
+// disk — started on a free port (5449 if free) and removed at exit (scripts/bench/postgres.mjs). PG=test runs them
+// against DATABASE_URL (default: the test suite's server, which scripts/services.sh starts with fsync=off and
+// full_page_writes=off: commits cost next to nothing there, a naive loop's one commit per record too). Either way a
+// schema `bench_offload` is created and dropped, and the settings measured are printed.
 import { execFile, execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { once } from "node:events";
@@ -30,6 +36,7 @@ import { promisify } from "node:util";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { cpuSince, cpuSnapshot, formatCpu } from "../../../scripts/bench/cpu.mjs";
+import { benchPostgres, describePostgres } from "../../../scripts/bench/postgres.mjs";
 import { isolation, serverCommand, toContenderCore, withRedisLatency } from "../../../scripts/bench/latency.mjs";
 import { reclaimNodeFlags } from "../../../scripts/bench/reclaim_flags.mjs";
 
@@ -43,27 +50,31 @@ const RUNS = Number(process.env.RUNS ?? 1);
 // zeroing inside COPY). The floor, run after ours, found the memory warm: without a warm-up the first ratio is ours
 // paying for the machine.
 const WARMUP = Number(process.env.WARMUP ?? 1);
-const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5439/postgres";
 const DAY = 86_400_000;
 const NOW = Date.now();
 const SCHEMA = "bench_offload";
 const here = new URL(".", import.meta.url).pathname;
 
+// Autovacuum off while measuring (AUTOVACUUM=on keeps it): its vacuum and analyze of freshly loaded rows is Postgres'
+// background maintenance, the same for both, but it lands inside our pass (which commits batch by batch, as it must
+// before deleting from Redis) and after the floor's single COPY: it cost our pass 2-11 s of Postgres CPU in one
+// quiet run. The durable cluster starts with it off; on the test server it is turned off and restored at exit.
+const AUTOVACUUM_OFF = process.env.AUTOVACUUM !== "on";
+// Before this process moves to the contenders' core: the cluster would inherit it.
+const postgres = await benchPostgres(process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5439/postgres", AUTOVACUUM_OFF ? ["-c", "autovacuum=off"] : []);
+const DATABASE_URL = postgres.url;
 const dir = mkdtempSync(join(tmpdir(), "offload-bench-"));
 const port = await freePort();
 toContenderCore(process.pid); // children (our pass, psql) inherit core 1
 const [serverBin, serverArgs] = serverCommand(process.env.REDIS_SERVER ?? "redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir]);
 const server = spawn(serverBin, serverArgs, { stdio: "ignore" });
+process.once("exit", () => server.kill()); // also when interrupted: left running, it would hold core 0 at real-time priority
 const redisUrl = `redis://127.0.0.1:${port}`;
 const redis = new Redis(redisUrl, { retryStrategy: (n) => (n > 50 ? null : 100) });
 redis.on("error", () => undefined); // the server may take a moment to listen
 const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 4 });
-// Autovacuum off while measuring (AUTOVACUUM=on keeps it): its vacuum and analyze of freshly loaded rows is Postgres'
-// background maintenance, the same for both, but it lands inside our pass (which commits batch by batch, as it must
-// before deleting from Redis) and after the floor's single COPY: it cost our pass 2-11 s of Postgres CPU in one
-// quiet run. Restored at exit.
 const autovacuumWas = (await pool.query("SHOW autovacuum")).rows[0].autovacuum;
-const autovacuumOff = process.env.AUTOVACUUM !== "on" && autovacuumWas === "on";
+const autovacuumOff = AUTOVACUUM_OFF && autovacuumWas === "on"; // to turn off here, and restore
 let autovacuumRestored = !autovacuumOff;
 if (autovacuumOff) {
   await pool.query("ALTER SYSTEM SET autovacuum = off");
@@ -79,7 +90,8 @@ try {
   await pool.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
   await pool.query(`CREATE SCHEMA ${SCHEMA}`);
   console.log(isolation);
-  console.log(autovacuumOff ? "Postgres autovacuum off during the run (AUTOVACUUM=on keeps it)" : `Postgres autovacuum ${autovacuumWas}`);
+  console.log(await describePostgres(pool));
+  console.log(AUTOVACUUM_OFF ? "Postgres autovacuum off during the run (AUTOVACUUM=on keeps it)" : `Postgres autovacuum ${autovacuumWas}`);
   const results = [];
   for (let run = 0; run < WARMUP; run++) {
     const warm = await round(`warm-up ${run}`, false);
@@ -98,6 +110,7 @@ try {
   redis.disconnect();
   server.kill();
   rmSync(dir, { recursive: true, force: true });
+  postgres.stop?.();
 }
 
 function key(i) {
