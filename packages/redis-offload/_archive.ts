@@ -245,19 +245,27 @@ export function copyBinary(rows: readonly ArchiveRow[]): Buffer {
  * for the archive's locks (a partition being dropped, an ALTER by hand): a conflict rejects with Postgres' error
  * (55P03) and commits nothing. The rows go in with `COPY` (what Postgres ingests fastest); when one of them is already
  * archived (a pass interrupted between commit and delete, a record read twice), the unique key refuses the `COPY`,
- * and the batch is written again with `INSERT ... ON CONFLICT DO NOTHING`, so a row is never duplicated.
+ * and the batch is written again with `INSERT ... ON CONFLICT DO NOTHING`, so a row is never duplicated. The
+ * statement runs in `turn` (the pass's batches take turns, see `offload.ts`); the commit, which waits for the disk,
+ * runs outside it, so the next batch's statement goes on meanwhile.
  */
-export async function writeBatch(pool: Pool, target: ArchiveTarget, rows: readonly ArchiveRow[]): Promise<number> {
+export async function writeBatch(pool: Pool, target: ArchiveTarget, rows: readonly ArchiveRow[], turn: WriteTurn = atOnce): Promise<number> {
   if (rows.length === 0) return 0;
   try {
-    return await inTransaction(pool, target, async (client) => {
-      const copy = client.query(copyFrom(`COPY ${qualified(target)} (key, kind, redis_type, payload, record_time, digest) FROM STDIN (FORMAT binary)`));
-      copy.end(copyBinary(rows));
-      await finished(copy);
-      return rows.length;
-    });
+    return await inTransaction(pool, target, (client) =>
+      turn(async () => {
+        const copy = client.query(copyFrom(`COPY ${qualified(target)} (key, kind, redis_type, payload, record_time, digest) FROM STDIN (FORMAT binary)`));
+        copy.end(copyBinary(rows));
+        await finished(copy);
+        return rows.length;
+      }),
+    );
   } catch (err) {
     if ((err as { code?: string }).code !== "23505") throw err;
   }
-  return inTransaction(pool, target, (client) => insertRows(client, target, rows));
+  return inTransaction(pool, target, (client) => turn(() => insertRows(client, target, rows)));
 }
+
+/** Runs a write's statement when it is its turn (the default: at once). */
+export type WriteTurn = <T>(write: () => Promise<T>) => Promise<T>;
+const atOnce: WriteTurn = (write) => write();
