@@ -38,7 +38,7 @@ export function offloadMetrics(registry: Registry, hook: string, kinds: readonly
   });
   const retention = counter(registry, { name: "reclaim_offload_retention_rows_total", help: "Archive rows removed by retention in batched deletes, by kind.", labelNames: ["hook", "kind"] });
   const dropped = counter(registry, { name: "reclaim_offload_partitions_dropped_total", help: "Archive partitions dropped whole by retention.", labelNames: ["hook"] });
-  const ddl = counter(registry, { name: "reclaim_offload_ddl_failures_total", help: "DDL steps that failed (lock conflict under lock_timeout, ...); the pass went on.", labelNames: ["hook"] });
+  const ddl = counter(registry, { name: "reclaim_offload_ddl_failures_total", help: "Archive maintenance steps that failed: DDL, and a kind's retention deletes (lock conflict under lock_timeout, ...); the pass went on.", labelNames: ["hook"] });
   const writes = counter(registry, {
     name: "reclaim_offload_archive_write_failures_total",
     help: "Archive writes Postgres refused, by kind: a batch (its records stay in Redis) or, when a batch is retried row by row, one row (deferred).",

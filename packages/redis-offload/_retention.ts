@@ -1,5 +1,8 @@
 import type { Pool, PoolClient } from "pg";
-import { ddlStep, listPartitions, qualified, quoteIdent, type ArchiveTarget } from "./_archive.ts";
+import { ddlStep, inTransaction, listPartitions, qualified, quoteIdent, type ArchiveTarget } from "./_archive.ts";
+
+/** Postgres' `lock_not_available`: `lock_timeout` ran out. */
+const LOCK_NOT_AVAILABLE = "55P03";
 import { subtractPartition } from "./_archive_totals.ts";
 
 /** What archive retention did in one pass. */
@@ -8,7 +11,7 @@ export interface RetentionResult {
   partitionsDropped: string[];
   /** Rows deleted in batches, by kind. */
   rowsDeleted: Record<string, number>;
-  /** DDL steps that failed (a lock conflict under `lock_timeout`, ...): `partition: message`. The pass goes on. */
+  /** Steps that failed (a drop, or a kind's batched deletes, under `lock_timeout`, ...): `step: message`. The pass goes on. */
   failedSteps: string[];
 }
 
@@ -18,7 +21,8 @@ export interface RetentionResult {
  * ACCESS EXCLUSIVE lock on the archive (bounded by `lock_timeout`), the kinds present in the partition are listed
  * (loose index scan) and each must be a configured kind with no row inside its window; only then is it dropped. A
  * lock conflict fails that drop (recorded in `failedSteps`), never the pass, and leaves the partition. Then the rows
- * past their window that remain are deleted in batches of `batch` rows, per kind.
+ * past their window that remain are deleted in batches of `batch` rows, per kind, each batch under `lock_timeout`
+ * too: a lock conflict stops that kind's deletes (recorded), never the pass.
  */
 export async function applyRetention(
   pool: Pool,
@@ -50,15 +54,25 @@ export async function applyRetention(
   }
   for (const [kind, cutoff] of cutoffs) {
     let deleted = 0;
-    for (;;) {
-      signal.throwIfAborted();
-      const removed = await pool.query(
-        `DELETE FROM ${qualified(target)} WHERE (key, record_time, digest) IN
-           (SELECT key, record_time, digest FROM ${qualified(target)} WHERE kind = $1 AND record_time < $2 LIMIT $3)`,
-        [kind, new Date(cutoff).toISOString(), batch],
-      );
-      deleted += removed.rowCount ?? 0;
-      if ((removed.rowCount ?? 0) < batch) break;
+    try {
+      for (;;) {
+        signal.throwIfAborted();
+        // Each batch in its own transaction under `lock_timeout`: a lock held on the archive fails this kind's
+        // deletes (recorded in `failedSteps`, the rows stay for a later pass), never the pass.
+        const removed = await inTransaction(pool, target, async (client) => {
+          const done = await client.query(
+            `DELETE FROM ${qualified(target)} WHERE (key, record_time, digest) IN
+               (SELECT key, record_time, digest FROM ${qualified(target)} WHERE kind = $1 AND record_time < $2 LIMIT $3)`,
+            [kind, new Date(cutoff).toISOString(), batch],
+          );
+          return done.rowCount ?? 0;
+        });
+        deleted += removed;
+        if (removed < batch) break;
+      }
+    } catch (err) {
+      if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw err;
+      result.failedSteps.push(`delete ${kind}: ${(err as Error).message}`);
     }
     if (deleted > 0) result.rowsDeleted[kind] = deleted;
   }

@@ -112,6 +112,34 @@ describe("archive retention", () => {
     expect(after.report?.retention?.partitionsDropped).toEqual([day(95)]);
   });
 
+  it("a lock held on the archive fails the batched deletes under lock_timeout, not the pass, and a later pass deletes the rows", async () => {
+    await using stores = await openStores();
+    await recordThreeAges(stores);
+    await pass(stores, {
+      sources: [
+        { match: `${stores.prefix}done:*`, kind: "completed", timeField: "at", hotFor: "7d", archiveFor: "365d" },
+        { match: `${stores.prefix}fail:*`, kind: "failed", timeField: "at", hotFor: "14d", archiveFor: "365d" },
+      ],
+    });
+    const before = [...(await archivedRows(stores.pool, stores.schema)).keys()].sort();
+    const holder = await stores.pool.connect();
+    try {
+      await holder.query("BEGIN");
+      await holder.query(`LOCK TABLE "${stores.schema}".reclaim_archive IN EXCLUSIVE MODE`); // readers only
+      const blocked = await pass(stores);
+      expect(blocked.outcome).toBe("success");
+      expect(blocked.report?.failedSteps).toEqual(expect.arrayContaining([expect.stringMatching(/^delete completed: canceling statement due to lock timeout/)]));
+      expect(blocked.report?.retention?.rowsDeleted).toEqual({});
+    } finally {
+      await holder.query("ROLLBACK");
+      holder.release();
+    }
+    expect([...(await archivedRows(stores.pool, stores.schema)).keys()].sort()).toEqual(before);
+    const after = await pass(stores);
+    expect(after.report?.failedSteps).toEqual([]);
+    expect(after.report?.retention).toEqual({ partitionsDropped: [day(200)], rowsDeleted: { completed: 5 }, failedSteps: [] });
+  });
+
   it("a partition that cannot be created under lock_timeout defers its records (left in Redis) and the rest of the pass goes on", async () => {
     await using stores = await openStores();
     await pass(stores);
