@@ -41,23 +41,29 @@ export function statReader(portable: boolean): StatReader {
   return (portable ? undefined : bindingReader()) ?? portableReader();
 }
 
+/**
+ * `lstatSync(path)` copied into a stat array (`into`, or a new one): the portable reader's way, and the way for a path
+ * given as bytes (a name that is not UTF-8), which the binding's reader does not take.
+ */
+export function lstatArray(path: string | Buffer, into: Float64Array = new Float64Array(18)): Float64Array | undefined {
+  const st = lstatSync(path, { throwIfNoEntry: false, bigint: false });
+  if (st === undefined) return undefined;
+  into[DEV] = st.dev;
+  into[MODE] = st.mode;
+  into[INO] = st.ino;
+  into[SIZE] = st.size;
+  into[BLOCKS] = st.blocks;
+  into[ATIME] = st.atimeMs;
+  into[MTIME] = st.mtimeMs;
+  into[CTIME] = st.ctimeMs;
+  into[BIRTHTIME] = st.birthtimeMs;
+  return into;
+}
+
 function portableReader(): StatReader {
   const copy = new Float64Array(18);
   return {
-    stat(path) {
-      const st = lstatSync(path, { throwIfNoEntry: false, bigint: false });
-      if (st === undefined) return undefined;
-      copy[DEV] = st.dev;
-      copy[MODE] = st.mode;
-      copy[INO] = st.ino;
-      copy[SIZE] = st.size;
-      copy[BLOCKS] = st.blocks;
-      copy[ATIME] = st.atimeMs;
-      copy[MTIME] = st.mtimeMs;
-      copy[CTIME] = st.ctimeMs;
-      copy[BIRTHTIME] = st.birthtimeMs;
-      return copy;
-    },
+    stat: (path) => lstatArray(path, copy),
     ms: (st, at) => st[at] as number,
     viaBinding: false,
   };

@@ -6,7 +6,7 @@
  */
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readFileSync, rmdirSync, unlinkSync } from "node:fs";
 import { createRequire } from "node:module";
-import { BLOCKS, DEV, INO, MODE, MTIME, SIZE, statReader } from "@reclaim/core/stat_array";
+import { BLOCKS, DEV, INO, lstatArray, MODE, MTIME, SIZE, statReader } from "@reclaim/core/stat_array";
 
 /** What the native `clearTree` (`native/clear_tree.c`) and its JavaScript fallback report for one directory. */
 export interface Cleared {
@@ -408,15 +408,3 @@ export function clearTreeJs(top: string, dev: number, ino?: number, topMount?: n
   return done;
 }
 
-/** `lstat` of a path given as bytes (a name that is not UTF-8), in the stat array's layout. */
-function lstatArray(path: Buffer): Float64Array | undefined {
-  const st = lstatSync(path, { throwIfNoEntry: false });
-  if (st === undefined) return undefined;
-  const array = new Float64Array(18);
-  array[DEV] = st.dev;
-  array[MODE] = st.mode;
-  array[INO] = st.ino;
-  array[SIZE] = st.size;
-  array[BLOCKS] = st.blocks;
-  return array;
-}

@@ -77,7 +77,8 @@ function portFree(port) {
   });
 }
 
-async function freePort() {
+/** A TCP port free on 127.0.0.1 now. */
+export async function freePort() {
   const s = createServer();
   await new Promise((resolve) => s.listen(0, "127.0.0.1", resolve));
   const { port } = s.address();

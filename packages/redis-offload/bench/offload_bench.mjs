@@ -36,7 +36,7 @@ import { promisify } from "node:util";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { cpuSince, cpuSnapshot, formatCpu } from "../../../scripts/bench/cpu.mjs";
-import { benchPostgres, describePostgres } from "../../../scripts/bench/postgres.mjs";
+import { benchPostgres, describePostgres, freePort } from "../../../scripts/bench/postgres.mjs";
 import { isolation, serverCommand, toContenderCore, withRedisLatency } from "../../../scripts/bench/latency.mjs";
 import { reclaimNodeFlags } from "../../../scripts/bench/reclaim_flags.mjs";
 
@@ -251,12 +251,4 @@ async function autovacuumDone() {
 
 function execFileAsync(file, args, options) {
   return promisify(execFile)(file, args, options);
-}
-
-async function freePort() {
-  const s = createServer();
-  await new Promise((resolve) => s.listen(0, "127.0.0.1", resolve));
-  const { port } = s.address();
-  await new Promise((resolve) => s.close(resolve));
-  return port;
 }
