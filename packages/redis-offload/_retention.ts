@@ -1,9 +1,9 @@
 import type { Pool, PoolClient } from "pg";
 import { ddlStep, inTransaction, listPartitions, qualified, quoteIdent, type ArchiveTarget } from "./_archive.ts";
+import { subtractPartition } from "./_archive_totals.ts";
 
 /** Postgres' `lock_not_available`: `lock_timeout` ran out. */
 const LOCK_NOT_AVAILABLE = "55P03";
-import { subtractPartition } from "./_archive_totals.ts";
 
 /** What archive retention did in one pass. */
 export interface RetentionResult {

@@ -328,8 +328,9 @@ export function createRedisOffloadHook(input: RedisOffloadHookOptions): RedisOff
             metrics.writeFailures(source.kind, 1);
             if (!isDataError(err)) throw err;
           }
-          // Row by row, each under a savepoint, in one transaction: a row Postgres refuses waits (deferred).
-          const { kept, inserted } = await inTurn(() => inTransaction(db, target, async (conn) => {
+          // Row by row, each under a savepoint, in one transaction: a row Postgres refuses waits (deferred). The
+          // statements take their turn, the commit does not (as in writeBatch).
+          const { kept, inserted } = await inTransaction(db, target, (conn) => inTurn(async () => {
             const kept: DueRow[] = [];
             let inserted = 0;
             for (const row of rows) {

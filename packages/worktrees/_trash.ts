@@ -2,7 +2,7 @@ import { closeSync, fstatSync, lstatSync, mkdirSync, readdirSync, realpathSync, 
 import { basename, dirname, join } from "node:path";
 import { OWNER, ownerIsLive } from "@reclaim/core";
 import type { TreePool } from "./_tree_pool.ts";
-import { type DeleteTask, listNames, mountId, openDirectory } from "./_tree_tasks.ts";
+import { CHANGED, type DeleteTask, listNames, mountId, openDirectory } from "./_tree_tasks.ts";
 
 type Subtree = DeleteTask["trees"][number];
 
@@ -124,7 +124,7 @@ export async function removeTrees(
   const upper: string[] = [];
   const mounts: number[] = [];
   const changed = (dir: string) => {
-    if (result.errors.length < 20) result.errors.push(`${dir}: changed while being deleted (left in place)`);
+    if (result.errors.length < 20) result.errors.push(`${dir}: ${CHANGED}`);
   };
   let frontier: Subtree[] = [];
   const whole: Subtree[] = []; // not split further (a name that is not UTF-8 inside): a worker empties it

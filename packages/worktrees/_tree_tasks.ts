@@ -4,7 +4,7 @@
  * modules and core's light `stat_array` entry. Never follows a symlink: entries are `lstat`ed or typed by `readdir`,
  * and `unlink` removes a link itself.
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readFileSync, rmdirSync, unlinkSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readdirSync, readFileSync, rmdirSync, unlinkSync } from "node:fs";
 import { createRequire } from "node:module";
 import { BLOCKS, DEV, INO, lstatArray, MODE, MTIME, SIZE, statReader } from "@reclaim/core/stat_array";
 
@@ -129,6 +129,9 @@ const S_IFLNK = 0o120000;
  */
 const NOT_UTF8 = "\uFFFD";
 const NOT_UTF8_MESSAGE = "a name that is not UTF-8 (not walked)";
+
+/** Why a directory met during a deletion is left in place: it is no longer the one that was `lstat`ed. */
+export const CHANGED = "changed while being deleted (left in place)";
 
 /** Names never walked at any depth in activity mode: git's own data, and reclaim's in-worktree trash. */
 export const WALK_SKIP: ReadonlySet<string> = new Set([".git", ".reclaim-trash"]);
@@ -302,8 +305,8 @@ export function openDirectory(path: string | Buffer): number {
 /** The names in a directory; a name that is not UTF-8 (it would come back mangled) as bytes. */
 export function listNames(dir: string): Array<string | Buffer> {
   const names = readdirSync(dir);
-  if (!names.some((name) => name.includes("\uFFFD"))) return names;
-  return readdirSync(dir, { encoding: "buffer" }).map((name) => (name.toString().includes("\uFFFD") ? name : name.toString()));
+  if (!names.some((name) => name.includes(NOT_UTF8))) return names;
+  return readdirSync(dir, { encoding: "buffer" }).map((name) => (name.toString().includes(NOT_UTF8) ? name : name.toString()));
 }
 
 /**
@@ -371,7 +374,7 @@ export function clearTreeJs(top: string, dev: number, ino?: number, topMount?: n
         try {
           const opened = fstatSync(sub);
           if (opened.dev !== dev || opened.ino !== ino) {
-            note(show, "changed while being deleted (left in place)");
+            note(show, CHANGED);
           } else if (mountId(sub) !== mount) {
             done.otherFilesystem++; // a mount point (a bind mount of the same filesystem too): never entered
           } else cleared = clear(sub, show, depth + 1);
@@ -397,7 +400,7 @@ export function clearTreeJs(top: string, dev: number, ino?: number, topMount?: n
     const opened = fstatSync(fd);
     mount = mountId(fd);
     if (opened.dev !== dev || mount === undefined) done.otherFilesystem++;
-    else if (ino !== undefined && opened.ino !== ino) note(path, "changed while being deleted (left in place)");
+    else if (ino !== undefined && opened.ino !== ino) note(path, CHANGED);
     else if (topMount !== undefined && mount !== topMount) done.otherFilesystem++; // a mount point: never entered
     else done.empty = clear(fd, path, 0);
   } catch (err) {

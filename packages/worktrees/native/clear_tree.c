@@ -59,6 +59,23 @@ static void note_errno(tally *t, const char *dir, const char *name, int err) {
   if (err != ENOENT) note(t, dir, name, strerror(err));
 }
 
+/* After a failed call on `name`: notes errno (a vanished entry is no error); true when the entry is gone. */
+static int gone_after_error(tally *t, const char *dir, const char *name) {
+  int err = errno;
+  note_errno(t, dir, name, err);
+  return err == ENOENT;
+}
+
+/* Unlinks `name` (a directory with AT_REMOVEDIR) and counts it with its `fstatat` figures; true when it is gone. */
+static int unlink_counted(int fd, const char *dir, const char *name, const struct stat *st, int flags, tally *t) {
+  if (unlinkat(fd, name, flags) != 0) return gone_after_error(t, dir, name);
+  t->entries++;
+  if (!(flags & AT_REMOVEDIR)) t->files++;
+  t->size += (double)st->st_size;
+  t->bytes += (double)st->st_blocks * 512;
+  return 1;
+}
+
 /* The names in an open directory (its descriptor stays open, owned by the caller); NULL on failure, errno set. */
 static char **list_names(int fd, size_t *count) {
   int copy = dup(fd);
@@ -115,20 +132,11 @@ static int clear(int fd, const char *path, int depth, tally *t) {
     const char *name = names[i];
     struct stat st;
     if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      if (errno != ENOENT) empty = 0;
-      note_errno(t, path, name, errno);
+      if (!gone_after_error(t, path, name)) empty = 0;
       continue;
     }
     if (!S_ISDIR(st.st_mode)) {
-      if (unlinkat(fd, name, 0) == 0) {
-        t->entries++;
-        t->files++;
-        t->size += (double)st.st_size;
-        t->bytes += (double)st.st_blocks * 512;
-      } else {
-        if (errno != ENOENT) empty = 0;
-        note_errno(t, path, name, errno);
-      }
+      if (!unlink_counted(fd, path, name, &st, 0, t)) empty = 0;
       continue;
     }
     if (st.st_dev != t->dev) {
@@ -138,8 +146,7 @@ static int clear(int fd, const char *path, int depth, tally *t) {
     }
     int sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (sub < 0) {
-      if (errno != ENOENT) empty = 0;
-      note_errno(t, path, name, errno);
+      if (!gone_after_error(t, path, name)) empty = 0;
       continue;
     }
     struct statx opened;
@@ -162,18 +169,7 @@ static int clear(int fd, const char *path, int depth, tally *t) {
     int cleared = clear(sub, subpath != NULL ? subpath : path, depth + 1, t);
     free(subpath);
     close(sub);
-    if (!cleared) {
-      empty = 0;
-      continue;
-    }
-    if (unlinkat(fd, name, AT_REMOVEDIR) == 0) {
-      t->entries++;
-      t->size += (double)st.st_size;
-      t->bytes += (double)st.st_blocks * 512;
-    } else {
-      if (errno != ENOENT) empty = 0;
-      note_errno(t, path, name, errno);
-    }
+    if (!cleared || !unlink_counted(fd, path, name, &st, AT_REMOVEDIR, t)) empty = 0;
   }
   for (size_t i = 0; i < count; i++) free(names[i]);
   free(names);
